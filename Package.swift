@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "logimg",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LogImage", targets: ["LogImage"]),
+        .library(name: "Compactor", targets: ["Compactor"]),
+        .executable(name: "logimg", targets: ["logimg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // liblz4 from Debian's liblz4-dev (Spec/format.md §6.3, codec 1).
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // CRC32C (SSE4.2 / ARMv8 CRC), fdatasync, fallocate, flock, O_DIRECT.
+        .target(name: "CLogImageShims"),
+        .target(
+            name: "LogImage",
+            dependencies: [
+                "CLZ4",
+                "CLogImageShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "Compactor", dependencies: ["LogImage"]),
+        .executableTarget(
+            name: "logimg",
+            dependencies: [
+                "LogImage",
+                "Compactor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "LogImageTestSupport",
+            dependencies: ["LogImage"],
+            path: "Tests/LogImageTestSupport"
+        ),
+        .testTarget(
+            name: "LogImageTests",
+            dependencies: ["LogImage", "LogImageTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

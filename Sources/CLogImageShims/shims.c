@@ -1,0 +1,145 @@
+#define _GNU_SOURCE
+#include "CLogImageShims.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* ---- CRC-32C ----------------------------------------------------------- */
+
+static uint32_t crc_table[8][256];
+static int crc_table_ready;
+
+static void crc_build_table(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_table[0][n] = c;
+    }
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = crc_table[0][n];
+        for (int k = 1; k < 8; k++) {
+            c = crc_table[0][c & 0xff] ^ (c >> 8);
+            crc_table[k][n] = c;
+        }
+    }
+    __atomic_store_n(&crc_table_ready, 1, __ATOMIC_RELEASE);
+}
+
+static uint32_t crc_software(uint32_t crc, const unsigned char *p, size_t n) {
+    if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE)) crc_build_table();
+    while (n >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        w ^= crc; /* little-endian load */
+        crc = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^
+              crc_table[5][(w >> 16) & 0xff] ^ crc_table[4][(w >> 24) & 0xff] ^
+              crc_table[3][(w >> 32) & 0xff] ^ crc_table[2][(w >> 40) & 0xff] ^
+              crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
+        p += 8;
+        n -= 8;
+    }
+    while (n--) crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return crc;
+}
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+__attribute__((target("sse4.2")))
+static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t n) {
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n--) c32 = _mm_crc32_u8(c32, *p++);
+    return c32;
+}
+static int have_hardware(void) { return __builtin_cpu_supports("sse4.2"); }
+#elif defined(__aarch64__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+__attribute__((target("+crc")))
+static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t n) {
+    while (n >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        crc = __builtin_aarch64_crc32cx(crc, w);
+        p += 8;
+        n -= 8;
+    }
+    while (n--) crc = __builtin_aarch64_crc32cb(crc, *p++);
+    return crc;
+}
+static int have_hardware(void) { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+#else
+static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t n) { return crc_software(crc, p, n); }
+static int have_hardware(void) { return 0; }
+#endif
+
+static int hw_state = -1; /* -1 unknown, 0 no, 1 yes */
+
+int limg_crc32c_hardware(void) {
+    int s = __atomic_load_n(&hw_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        s = have_hardware() ? 1 : 0;
+        __atomic_store_n(&hw_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+uint32_t limg_crc32c(uint32_t crc, const void *data, size_t length) {
+    const unsigned char *p = (const unsigned char *)data;
+    crc = ~crc;
+    crc = limg_crc32c_hardware() ? crc_hardware(crc, p, length) : crc_software(crc, p, length);
+    return ~crc;
+}
+
+/* ---- Linux calls ------------------------------------------------------- */
+
+int limg_fdatasync(int fd) {
+    int r;
+    do { r = fdatasync(fd); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+}
+
+int limg_fsync(int fd) {
+    int r;
+    do { r = fsync(fd); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+}
+
+int limg_fallocate(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    int r;
+    do { r = fallocate(fd, 0, (off_t)offset, (off_t)length); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+#else
+    (void)fd; (void)offset; (void)length;
+    return EOPNOTSUPP;
+#endif
+}
+
+int limg_flock(int fd, int exclusive) {
+    int r;
+    do { r = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+}
+
+int limg_open_directory(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
+}
+
+int limg_o_direct(void) {
+#ifdef O_DIRECT
+    return O_DIRECT;
+#else
+    return 0;
+#endif
+}

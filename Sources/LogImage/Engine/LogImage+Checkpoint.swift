@@ -1,0 +1,69 @@
+extension LogImage {
+    /// Writes a checkpoint now (Spec §6): everything before the current end of
+    /// the log is made durable, then the extent map as of that point is stored
+    /// atomically, older checkpoints beyond the newest two are deleted, and a
+    /// CHECKPOINT marker is appended to the log.
+    /// - Throws: `io`, `noSpace`, `readOnly`, `closed`.
+    public func checkpoint() throws {
+        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
+        try checkpointMutex.withLock { lastGeneration in
+            let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, UInt32, UInt64) in
+                try checkWritable(s)
+                closeStaging(&s)
+                s.sinceCheckpoint = 0
+                return (s.map, s.appendEnd, s.nextSeq, s.epoch, s.checkpointGeneration)
+            }
+            // Durability precondition (Spec §6): every record the map points at is durable.
+            try flush()
+            let generation = max(snap.4, lastGeneration) + 1
+            let c = Checkpoint(generation: generation, coveredSegment: snap.1.segment, coveredOffset: snap.1.offset,
+                               nextSeq: snap.2, uuid: manifest.uuid, headEpoch: snap.3, map: snap.0)
+            try store.writeCheckpoint(generation, c.encode())
+            lastGeneration = generation
+            state.withLock { $0.checkpointGeneration = generation }
+            for old in try store.listCheckpoints() where old + UInt64(Format.Checkpoint.retained) <= generation {
+                try store.deleteCheckpoint(old)
+            }
+            let marker = PreparedRecord(type: .checkpoint, lba: 0, sectors: 0, aux: generation)
+            let needDrain = try state.withLock { s -> Bool in
+                try checkWritable(s)
+                append(marker, to: &s)
+                return !s.pending.isEmpty
+            }
+            if needDrain { try drain() }
+        }
+    }
+
+    /// Runs a checkpoint when the configured amount of log has been appended since the last.
+    func checkpointIfDue() throws {
+        let due = state.withLock { s -> Bool in
+            guard !s.checkpointRunning, s.sinceCheckpoint >= manifest.effectiveCheckpointIntervalBytes else { return false }
+            s.checkpointRunning = true
+            return true
+        }
+        guard due else { return }
+        defer { state.withLock { $0.checkpointRunning = false } }
+        try checkpoint()
+    }
+
+    /// Flushes, writes a checkpoint and releases the handle. Later calls throw `closed`.
+    ///
+    /// A read-only handle just stops. After `close()` the lock is released when
+    /// the object is released.
+    /// - Throws: `io`, `noSpace` (the image is still consistent; reopening recovers).
+    public func close() throws {
+        let already = state.withLock { $0.closed }
+        if already { return }
+        if mode == .readWrite {
+            try checkpoint()
+            try flush()
+        }
+        state.withLock { s in
+            s.closed = true
+            s.pending.removeAll()
+            s.staging = nil
+            s.segments.removeAll()
+            s.lock = nil
+        }
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LogImage {
+    /// Creates a new image directory at `path` and returns it open read-write.
+    ///
+    /// The directory must not exist. The image is complete and durable when
+    /// this returns: segment 1 and the manifest are synced, the manifest last.
+    /// - Throws: `alreadyExists`, `invalidArgument` (bad size or segment size), `io`, `noSpace`.
+    @discardableResult
+    public static func create(at path: String, options: CreateOptions) throws -> LogImage {
+        try create(at: path, options: options, fileSystem: PosixFileSystem())
+    }
+
+    /// Opens an existing image, recovering it after a crash if needed.
+    ///
+    /// Recovery loads the newest valid checkpoint and scans the log after it;
+    /// a torn, unflushed tail is dropped (and, read-write, cut off).
+    /// - Throws: `notFound`, `invalidArgument` (not an image), `locked` (a
+    ///   writer holds it), `corruption`, `unsupportedFeature`, `io`.
+    public static func open(at path: String, mode: OpenMode) throws -> LogImage {
+        try open(at: path, mode: mode, fileSystem: PosixFileSystem())
+    }
+
+    /// `create` through a given I/O layer (tests pass a simulated file system).
+    package static func create(at path: String, options: CreateOptions, fileSystem fs: any FileSystem,
+                               uuid: [UInt8]? = nil, creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
+        let M = Format.Manifest.self
+        guard options.virtualSize % 512 == 0, options.virtualSize <= M.maxVirtualSize else {
+            throw LogImageError(.invalidArgument, "size \(options.virtualSize) must be a multiple of 512 and at most 2^55 bytes")
+        }
+        guard options.segmentSize % Format.blockSize == 0, options.segmentSize >= M.minSegmentSize,
+              options.segmentSize <= M.maxSegmentSize else {
+            throw LogImageError(.invalidArgument, "segment size \(options.segmentSize) must be a multiple of 4096 between 1 MiB and 2 GiB")
+        }
+        if fs.kind(of: path) != .missing {
+            throw LogImageError(.alreadyExists, "\(path) already exists")
+        }
+        try fs.createDirectory(path)
+        let parent = parentDirectory(path)
+        try fs.syncDirectory(parent)
+        let manifest = Manifest(
+            incompatible: options.compression ? Format.Incompatible.lz4 : 0,
+            uuid: uuid ?? randomUUID(), virtualSize: options.virtualSize,
+            segmentSize: UInt32(options.segmentSize), defaultCodec: options.compression ? .lz4 : .none,
+            checkpointIntervalMiB: options.checkpointIntervalMiB,
+            creationTime: creationTime ?? UInt64(time(nil)))
+        let store = DirectoryImageStore(path: path, fileSystem: fs)
+        let header = SegmentHeader(uuid: manifest.uuid, segmentNumber: 1, creationSeq: Format.firstSeq).encode()
+        _ = try store.createSegment(1, header: header)
+        try store.replaceManifest(manifest.encode())
+        return try open(at: path, mode: .readWrite, fileSystem: fs, tuning: tuning)
+    }
+
+    /// `open` through a given I/O layer.
+    package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning()) throws -> LogImage {
+        switch fs.kind(of: path) {
+        case .missing: throw LogImageError(.notFound, "\(path): no such image")
+        case .directory: break
+        default: throw LogImageError(.invalidArgument, "\(path): not a logimg image (an image is a directory NAME.limg)")
+        }
+        guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
+            throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
+        }
+        let store = DirectoryImageStore(path: path, fileSystem: fs)
+        let lock = try store.lock(exclusive: mode == .readWrite)
+        var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(path, Format.manifestName))
+        if mode == .readWrite {
+            try store.removeTemporaryFiles()
+            if manifest.autoclear & ~Format.Autoclear.known != 0 {
+                // Spec §9: a writer clears autoclear bits it does not know.
+                manifest.autoclear &= Format.Autoclear.known
+                manifest.generation += 1
+                try store.replaceManifest(manifest.encode())
+            }
+        }
+        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite).run()
+        recovered.state.lock = lock
+        let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
+                             state: recovered.state, io: recovered.io)
+        return image
+    }
+
+    static func parentDirectory(_ path: String) -> String {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+
+    static func randomUUID() -> [UInt8] {
+        var g = SystemRandomNumberGenerator()
+        var u = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        u[6] = (u[6] & 0x0F) | 0x40  // version 4
+        u[8] = (u[8] & 0x3F) | 0x80  // RFC 4122 variant
+        return u
+    }
+}

@@ -1,0 +1,196 @@
+extension LogImage {
+    /// Reads `buffer.count` bytes at byte `offset` into `buffer`.
+    ///
+    /// Never-written, trimmed and zeroed ranges read as zeros without I/O.
+    /// Every byte read from a segment is checked against its block CRC first.
+    /// - Throws: `invalidArgument`, `outOfRange`, `corruption` (a checksum
+    ///   failed: no data is returned as good), `io`, `closed`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        let (lba, sectors) = try checkRange(offset: offset, length: UInt64(buffer.count), writing: false)
+        if sectors == 0 { return }
+        while true {
+            let plan = try planRead(lba: lba, sectors: sectors, into: buffer)
+            if !plan.missingTables.isEmpty {
+                for seg in plan.missingTables { try loadCRCTable(seg) }
+                continue
+            }
+            for p in plan.pieces { try readPiece(p, lba: lba, into: buffer) }
+            return
+        }
+    }
+
+    /// Reads `count` bytes at `offset` into a new array. See `read(into:at:)`.
+    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
+        return out
+    }
+
+    /// A piece of a read that needs a pread.
+    struct ReadPiece {
+        var handle: any FileHandle
+        var segment: UInt64
+        var extent: Extent
+        /// CRCs of the blocks the piece covers (compressed: up to 16 from the frame start; nil = unknown).
+        var crcs: [UInt32?]
+    }
+
+    struct ReadPlan {
+        var pieces: [ReadPiece] = []
+        var missingTables: [UInt64] = []
+    }
+
+    /// Under the state lock: zero the gaps, copy what is still in memory, and
+    /// list the pieces to read from segment files with the CRCs to check.
+    private func planRead(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> ReadPlan {
+        try state.withLock { s -> ReadPlan in
+            if s.closed { throw LogImageError(.closed, "\(store.name): image is closed") }
+            var plan = ReadPlan()
+            var cursor = lba
+            let end = lba + sectors
+            func zero(_ from: UInt64, _ to: UInt64) {
+                if to > from {
+                    let lo = Int(from - lba) * 512, hi = Int(to - lba) * 512
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[lo..<hi]).initializeMemory(as: UInt8.self, repeating: 0)
+                }
+            }
+            try s.map.forEach(in: lba..<end) { e in
+                zero(cursor, e.lba)
+                cursor = e.end
+                let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
+                switch e.kind {
+                case .zero, .trimmed:
+                    dest.initializeMemory(as: UInt8.self, repeating: 0)
+                case .data:
+                    let at = UInt64(e.sectorOffset) * 512
+                    if let b = s.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
+                        b.copy(from: at, into: dest)
+                        return
+                    }
+                    guard let table = s.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
+                        plan.missingTables.append(UInt64(e.segment)); return
+                    }
+                    let first = Int(at / 4096), last = Int((at + UInt64(e.count) * 512 - 1) / 4096)
+                    let crcs = (first...last).map { table.crc(block: $0) }
+                    plan.pieces.append(ReadPiece(handle: try handle(&s, UInt64(e.segment)), segment: UInt64(e.segment), extent: e, crcs: crcs))
+                case .compressed:
+                    let at = UInt64(e.sectorOffset) * 512
+                    if let b = s.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
+                        var frame = [UInt8](repeating: 0, count: 16)
+                        frame.withUnsafeMutableBytes { b.copy(from: at, into: $0) }
+                        let f = frame.withUnsafeBytes { LZ4Codec.frame($0) }
+                        var all = [UInt8](repeating: 0, count: 16 + f.compressed)
+                        all.withUnsafeMutableBytes { b.copy(from: at, into: $0) }
+                        try all.withUnsafeBytes { try decompressPiece($0, e, lba: lba, into: buffer) }
+                        return
+                    }
+                    guard let table = s.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
+                        plan.missingTables.append(UInt64(e.segment)); return
+                    }
+                    let first = Int(at / 4096)
+                    let crcs = (first..<first + 16).map { table.crc(block: $0) }
+                    plan.pieces.append(ReadPiece(handle: try handle(&s, UInt64(e.segment)), segment: UInt64(e.segment), extent: e, crcs: crcs))
+                }
+            }
+            zero(cursor, end)
+            return plan
+        }
+    }
+
+    /// The open file of a segment, opening it on first use. Caller holds the state lock.
+    func handle(_ s: inout EngineState, _ segment: UInt64) throws -> any FileHandle {
+        if let h = s.segments[segment] { return h }
+        let h = try store.openSegment(segment, writable: false)
+        s.segments[segment] = h
+        return h
+    }
+
+    private func readPiece(_ p: ReadPiece, lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let e = p.extent
+        let at = UInt64(e.sectorOffset) * 512
+        let name = store.segmentName(p.segment)
+        switch e.kind {
+        case .data:
+            let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
+            if at % 4096 == 0 && dest.count % 4096 == 0 {
+                try p.handle.readExactly(into: dest, at: Int64(at), path: name)
+                try verifyBlocks(UnsafeRawBufferPointer(dest), firstBlockOffset: at, crcs: p.crcs, name: name)
+            } else {
+                let start = at / 4096 * 4096
+                let span = Int((at + UInt64(dest.count) + 4095) / 4096 * 4096 - start)
+                var tmp = [UInt8](repeating: 0, count: span)
+                try tmp.withUnsafeMutableBytes { t in
+                    try p.handle.readExactly(into: t, at: Int64(start), path: name)
+                    try verifyBlocks(UnsafeRawBufferPointer(t), firstBlockOffset: start, crcs: p.crcs, name: name)
+                    let o = Int(at - start)
+                    dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: t[o..<o + dest.count]))
+                }
+            }
+        case .compressed:
+            var first = [UInt8](repeating: 0, count: 4096)
+            try first.withUnsafeMutableBytes { try p.handle.readExactly(into: $0, at: Int64(at), path: name) }
+            let f = first.withUnsafeBytes { LZ4Codec.frame($0) }
+            let stored = 16 + f.compressed
+            guard f.compressed > 0, stored <= Format.Record.maxCompressedSectors * 512 else {
+                throw LogImageError.corrupt("\(name): compressed frame at offset \(at) has length \(f.compressed)")
+            }
+            let blocks = (stored + 4095) / 4096
+            var all = [UInt8](repeating: 0, count: blocks * 4096)
+            try all.withUnsafeMutableBytes { a in
+                try p.handle.readExactly(into: a, at: Int64(at), path: name)
+                try verifyBlocks(UnsafeRawBufferPointer(a), firstBlockOffset: at, crcs: Array(p.crcs.prefix(blocks)), name: name)
+            }
+            try all.withUnsafeBytes { try decompressPiece(UnsafeRawBufferPointer(rebasing: $0[0..<stored]), e, lba: lba, into: buffer) }
+        case .zero, .trimmed:
+            break
+        }
+    }
+
+    private func decompressPiece(_ frame: UnsafeRawBufferPointer, _ e: Extent, lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let where_ = "\(store.segmentName(UInt64(e.segment))) offset \(UInt64(e.sectorOffset) * 512)"
+        let f = LZ4Codec.frame(frame)
+        guard f.uncompressed % 512 == 0, f.uncompressed <= Format.Record.maxCompressedSectors * 512,
+              e.lba >= f.lba, e.end <= f.lba + UInt64(f.uncompressed / 512) else {
+            throw LogImageError.corrupt("\(where_): compressed frame does not cover sectors \(e.lba)..<\(e.end)")
+        }
+        var out = [UInt8](repeating: 0, count: f.uncompressed)
+        try out.withUnsafeMutableBytes { try LZ4Codec.decompress(frame, into: $0, where: where_) }
+        let skip = Int(e.lba - f.lba) * 512
+        let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
+        out.withUnsafeBytes { dest.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[skip..<skip + dest.count])) }
+    }
+
+    private func verifyBlocks(_ bytes: UnsafeRawBufferPointer, firstBlockOffset: UInt64, crcs: [UInt32?], name: String) throws {
+        let n = bytes.count / 4096
+        for i in 0..<n {
+            let off = firstBlockOffset + UInt64(i * 4096)
+            guard i < crcs.count, let want = crcs[i] else {
+                throw LogImageError.corrupt("\(name): no checksum known for the block at offset \(off) (unreadable batch header)")
+            }
+            let got = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[i * 4096..<(i + 1) * 4096]))
+            if got != want {
+                throw LogImageError.corrupt("\(name): block at offset \(off) fails its checksum (stored \(hex32(want)), computed \(hex32(got)))")
+            }
+        }
+    }
+
+    /// Builds the block-CRC table of a segment by reading its batch headers.
+    func loadCRCTable(_ segment: UInt64) throws {
+        let h = try state.withLock { s in try handle(&s, segment) }
+        let size = UInt64(try h.size())
+        var table = CRCTable()
+        let scanner = SegmentScanner(handle: h, path: store.segmentName(segment), segmentNumber: segment,
+                                     imageTag: manifest.imageTag, fileSize: size, verifyPayloads: false)
+        let (_, end) = try scanner.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { b in
+            table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
+        }
+        _ = end
+        // Complete: blocks still without a CRC belong to no valid batch, and reads of them fail.
+        table.coveredEnd = .max
+        state.withLock { s in
+            if s.crcTables[segment] == nil || s.crcTables[segment]!.coveredEnd < table.coveredEnd {
+                s.crcTables[segment] = table
+            }
+        }
+    }
+}

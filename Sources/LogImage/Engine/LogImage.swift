@@ -1,0 +1,120 @@
+import Synchronization
+
+/// A logimg virtual disk, open for reads or reads and writes.
+///
+/// All methods are safe to call from many threads at once. Offsets and
+/// lengths are bytes and must be multiples of 512 (`Format.sectorSize`);
+/// anything else throws `invalidArgument`, and a range past the end of the
+/// disk throws `outOfRange`. Writes are durable once a later `flush()`
+/// returns, or when written with `fua: true`.
+///
+/// The handle holds the image's lock (exclusive for `.readWrite`, shared for
+/// `.readOnly`) until `close()` or until it is released.
+public final class LogImage: Sendable {
+    /// How to open an image.
+    public enum OpenMode: Sendable, Equatable {
+        case readOnly
+        case readWrite
+    }
+
+    /// Settings for a new image.
+    public struct CreateOptions: Sendable {
+        /// Virtual size in bytes; a multiple of 512.
+        public var virtualSize: UInt64
+        /// Segment file size in bytes: a multiple of 4096, 1 MiB to 2 GiB. Default 64 MiB.
+        public var segmentSize: Int = Format.Manifest.defaultSegmentSize
+        /// Compress data records with LZ4 when that saves at least 1/8.
+        public var compression: Bool = false
+        /// MiB of log between automatic checkpoints; 0 means the default (256).
+        public var checkpointIntervalMiB: UInt32 = 0
+
+        /// Options for an image of `virtualSize` bytes.
+        public init(virtualSize: UInt64) { self.virtualSize = virtualSize }
+    }
+
+    let store: any ImageStore
+    let manifest: Manifest
+    let mode: OpenMode
+    let tuning: Tuning
+    let state: Mutex<EngineState>
+    let io: Mutex<IOState>
+    let checkpointMutex = Mutex<UInt64>(0)
+
+    /// Bytes of the virtual disk.
+    public var virtualSize: UInt64 { manifest.virtualSize }
+    /// Whether this handle accepts writes.
+    public var isReadOnly: Bool { mode == .readOnly }
+    /// Whether new data records are LZ4-compressed when that pays.
+    var compresses: Bool { manifest.defaultCodec == .lz4 }
+
+    init(store: any ImageStore, manifest: Manifest, mode: OpenMode, tuning: Tuning,
+         state: EngineState, io: IOState) {
+        self.store = store
+        self.manifest = manifest
+        self.mode = mode
+        self.tuning = tuning
+        self.state = Mutex(state)
+        self.io = Mutex(io)
+    }
+
+    /// Engine knobs that are not part of the format.
+    package struct Tuning: Sendable {
+        /// A batch is written once its payload reaches this many bytes.
+        package var batchBytes = 1 << 20
+        package init() {}
+    }
+}
+
+/// What the state lock protects: the extent map, the batch being formed, the
+/// batches not yet written, and the positions that say what is durable.
+struct EngineState: Sendable {
+    var map: ExtentMap
+    var nextSeq: UInt64
+    var epoch: UInt32
+    /// Open file of every segment the engine has read or written.
+    var segments: [UInt64: any FileHandle]
+    var crcTables: [UInt64: CRCTable]
+    /// Segment the next batch goes into, and where.
+    var appendSegment: UInt64
+    var appendOffset: UInt64
+    var staging: BatchBuilder?
+    /// Finished batches not yet written, in log order.
+    var pending: [BatchBuilder] = []
+    /// Everything before `written` has been written (pwrite returned).
+    var written: LogPosition
+    /// Everything before `durable` survives a crash.
+    var durable: LogPosition
+    /// Log bytes appended since the last checkpoint.
+    var sinceCheckpoint: UInt64 = 0
+    var checkpointRunning = false
+    /// The newest durable checkpoint's generation (0: none).
+    var checkpointGeneration: UInt64
+    /// Set when an I/O failure left the log in an unknown state: writes stop.
+    var failure: LogImageError?
+    var closed = false
+    /// The image lock; dropped by `close()`.
+    var lock: (any DirectoryLock)?
+    /// Log bytes appended by this handle.
+    var bytesAppended: UInt64 = 0
+
+    /// Position just past the last batch formed (staging included).
+    var appendEnd: LogPosition {
+        if let s = staging { return LogPosition(segment: s.segment, offset: s.end) }
+        return LogPosition(segment: appendSegment, offset: appendOffset)
+    }
+
+    /// The batch (pending or staging) holding `segment`/`offset`, if it is not written yet.
+    func unwrittenBatch(segment: UInt64, offset: UInt64) -> BatchBuilder? {
+        if LogPosition(segment: segment, offset: offset) < written { return nil }
+        if let s = staging, s.segment == segment, offset >= s.offset, offset < s.end { return s }
+        for b in pending where b.segment == segment && offset >= b.offset && offset < b.end { return b }
+        return nil
+    }
+}
+
+/// What the I/O lock protects: the segment file batches are appended to.
+/// Holding it serialises log writes, syncs and segment roll-overs.
+struct IOState: Sendable {
+    var segment: UInt64
+    var handle: any FileHandle
+}

@@ -1,0 +1,45 @@
+/// A byte position in the log: a segment and an offset inside it. Ordered
+/// by segment, then offset — the order batches are written in.
+struct LogPosition: Comparable, Hashable, Sendable, CustomStringConvertible {
+    var segment: UInt64
+    var offset: UInt64
+
+    static func < (a: LogPosition, b: LogPosition) -> Bool {
+        a.segment != b.segment ? a.segment < b.segment : a.offset < b.offset
+    }
+
+    var description: String { "segment \(segment) offset \(offset)" }
+}
+
+/// Block CRCs of one segment (Spec §5.2), indexed by block number, so that a
+/// partial read of a record can be verified without reading the record.
+struct CRCTable: Sendable {
+    private(set) var crcs: [UInt32] = []
+    private var known: [UInt64] = []
+    /// The table holds every batch of the segment from its first block up to here.
+    var coveredEnd: UInt64 = UInt64(Format.SegmentHeader.firstBatchOffset)
+
+    mutating func set(block: Int, crc: UInt32) {
+        if block >= crcs.count {
+            let n = Swift.max(block + 1, crcs.count * 2, 256)
+            crcs.append(contentsOf: repeatElement(0, count: n - crcs.count))
+            known.append(contentsOf: repeatElement(0, count: (n + 63) / 64 - known.count))
+        }
+        crcs[block] = crc
+        known[block >> 6] |= 1 << UInt64(block & 63)
+    }
+
+    /// Records the CRCs of a batch whose payload area starts at `payloadStart`.
+    mutating func add(payloadStart: UInt64, crcs batchCRCs: [UInt32], end: UInt64) {
+        let first = Int(payloadStart / UInt64(Format.blockSize))
+        for (i, c) in batchCRCs.enumerated() { set(block: first + i, crc: c) }
+        coveredEnd = Swift.max(coveredEnd, end)
+    }
+
+    func crc(block: Int) -> UInt32? {
+        guard block < crcs.count, known[block >> 6] & (1 << UInt64(block & 63)) != 0 else { return nil }
+        return crcs[block]
+    }
+
+    var memoryBytes: Int { crcs.capacity * 4 + known.capacity * 8 }
+}

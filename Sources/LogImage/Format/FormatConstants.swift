@@ -1,0 +1,222 @@
+// The single source of truth for every on-disk constant of logimg.
+// Each constant names the section of Spec/format.md that defines it; the
+// tests in SpecConstantsTests.swift pin these values to the Spec's tables.
+// All multi-byte integers on disk are little-endian (Spec §1).
+
+/// On-disk constants, grouped by structure.
+public enum Format {
+    // MARK: Units (Spec §1)
+
+    /// Bytes in a virtual sector. Offsets and lengths of every request are multiples of it (Spec §1).
+    public static let sectorSize = 512
+    /// Bytes in a block. Segment headers, batches and payloads start on block boundaries (Spec §1).
+    public static let blockSize = 4096
+
+    // MARK: Image directory (Spec §3)
+
+    /// Name of the manifest file inside the image directory (Spec §3).
+    static let manifestName = "manifest"
+    /// Name the manifest is first written under before it is renamed over `manifest` (Spec §3).
+    static let manifestTempName = "manifest.tmp"
+    /// Prefix and suffix of segment file names: `seg-` + 16 lower-case hex digits + `.log` (Spec §3).
+    static let segmentPrefix = "seg-"
+    static let segmentSuffix = ".log"
+    /// Prefix of checkpoint file names: `ckpt-` + 16 lower-case hex digits (Spec §3).
+    static let checkpointPrefix = "ckpt-"
+    /// Suffix of any file being written before its atomic rename (Spec §3).
+    static let tempSuffix = ".tmp"
+
+    // MARK: Manifest (Spec §4)
+
+    enum Manifest {
+        /// `"LIMG\r\n\x1a\n"` (Spec §4).
+        static let magic: [UInt8] = [0x4C, 0x49, 0x4D, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        /// Total size of the manifest file (Spec §4).
+        static let fileSize = 4096
+        /// `header_length` written by this version (Spec §4).
+        static let headerLength = 128
+        /// Format version written and read by this implementation (Spec §4).
+        static let version: UInt32 = 1
+        // Byte offsets (Spec §4 table).
+        static let offMagic = 0
+        static let offVersion = 8
+        static let offHeaderCRC = 12
+        static let offHeaderLength = 16
+        static let offIncompatible = 24
+        static let offCompatible = 32
+        static let offAutoclear = 40
+        static let offUUID = 48
+        static let offVirtualSize = 64
+        static let offSectorSize = 72
+        static let offSegmentSize = 76
+        static let offDefaultCodec = 80
+        static let offCheckpointInterval = 84
+        static let offCreationTime = 88
+        static let offGeneration = 96
+        /// Smallest and largest segment size accepted (Spec §4).
+        static let minSegmentSize = 1 << 20
+        static let maxSegmentSize = 1 << 31
+        /// Default segment size (Spec §4).
+        static let defaultSegmentSize = 64 << 20
+        /// Default log MiB between checkpoints when the field is 0 (Spec §4, §6).
+        static let defaultCheckpointIntervalMiB: UInt32 = 256
+        /// Largest virtual size: 2^55 bytes (2^46 sectors) (Spec §4).
+        static let maxVirtualSize: UInt64 = 1 << 55
+    }
+
+    // MARK: Feature bits (Spec §9)
+
+    enum Incompatible {
+        /// Bit 0, `LZ4`: records may use codec 1 (Spec §9).
+        static let lz4: UInt64 = 1 << 0
+        static let known: UInt64 = lz4
+    }
+
+    enum Compatible {
+        static let known: UInt64 = 0
+    }
+
+    enum Autoclear {
+        static let known: UInt64 = 0
+    }
+
+    // MARK: Segment header (Spec §5.1)
+
+    enum SegmentHeader {
+        /// `"LSEG\r\n\x1a\n"` (Spec §5.1).
+        static let magic: [UInt8] = [0x4C, 0x53, 0x45, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        static let version: UInt32 = 1
+        /// Bytes covered by `header_crc` (Spec §5.1).
+        static let headerLength = 64
+        /// The header occupies the whole first block; batches start here (Spec §5.1).
+        static let firstBatchOffset = 4096
+        static let offMagic = 0
+        static let offVersion = 8
+        static let offHeaderCRC = 12
+        static let offHeaderLength = 16
+        static let offUUID = 24
+        static let offSegmentNumber = 40
+        static let offCreationSeq = 48
+    }
+
+    // MARK: Batch header (Spec §5.2)
+
+    enum Batch {
+        /// Bytes 0-3 of a batch: `"LBAT"` (0x5441424C read little-endian) (Spec §5.2).
+        static let magic: UInt32 = 0x5441_424C
+        static let headerSize = 64
+        /// Records in one batch: 1 through 256 (Spec §5.2).
+        static let maxRecords = 256
+        /// Payload blocks in one batch: 0 through 8192 (32 MiB) (Spec §5.2).
+        static let maxPayloadBlocks = 8192
+        /// Largest header area: 16 blocks (Spec §5.2).
+        static let maxHeaderBlocks = 16
+        static let offMagic = 0
+        static let offHeaderCRC = 4
+        static let offRecordCount = 8
+        static let offPayloadBlocks = 12
+        static let offHeaderBlocks = 16
+        static let offFlags = 18
+        static let offSegmentNumber = 24
+        static let offBatchOffset = 32
+        static let offFlushedUpTo = 40
+        static let offImageTag = 48
+    }
+
+    // MARK: Record header (Spec §5.3)
+
+    enum Record {
+        static let headerSize = 64
+        static let offType = 0
+        static let offCodec = 1
+        static let offFlags = 2
+        static let offHeaderCRC = 4
+        static let offSeq = 8
+        static let offEpoch = 16
+        static let offSectors = 20
+        static let offLBA = 24
+        static let offStoredLength = 32
+        static let offPayloadCRC = 36
+        static let offSegmentNumber = 40
+        static let offPayloadOffset = 48
+        static let offAux = 56
+        /// Most sectors one DATA record covers: 65536 (32 MiB) (Spec §5.3).
+        static let maxDataSectors = 65536
+        /// Most sectors one compressed DATA record covers: 128 (64 KiB) (Spec §5.5).
+        static let maxCompressedSectors = 128
+        /// Record types 128 and above may be skipped by readers that do not know them (Spec §5.4).
+        static let firstIgnorableType: UInt8 = 128
+    }
+
+    /// Record types (Spec §5.4).
+    enum RecordType: UInt8 {
+        case data = 1
+        case zero = 2
+        case trim = 3
+        case snapshot = 4
+        case snapshotDelete = 5
+        case epoch = 6
+        case checkpoint = 7
+    }
+
+    /// Payload codecs (Spec §5.5).
+    enum Codec: UInt8 {
+        case none = 0
+        case lz4 = 1
+    }
+
+    // MARK: Compressed payload frame (Spec §5.5)
+
+    enum CompressedFrame {
+        static let headerSize = 16
+        static let offUncompressedLength = 0
+        static let offCompressedLength = 4
+        static let offLBA = 8
+    }
+
+    // MARK: Checkpoint (Spec §6)
+
+    enum Checkpoint {
+        /// `"LCKP\r\n\x1a\n"` (Spec §6.1).
+        static let magic: [UInt8] = [0x4C, 0x43, 0x4B, 0x50, 0x0D, 0x0A, 0x1A, 0x0A]
+        static let version: UInt32 = 1
+        static let headerLength = 96
+        static let offMagic = 0
+        static let offVersion = 8
+        static let offHeaderCRC = 12
+        static let offHeaderLength = 16
+        static let offSectionCount = 20
+        static let offGeneration = 24
+        static let offCoveredSegment = 32
+        static let offCoveredOffset = 40
+        static let offNextSeq = 48
+        static let offBodyCRC = 56
+        static let offUUID = 64
+        static let offBodyLength = 80
+        /// Section header: type u32, flags u32, length u64 (Spec §6.2).
+        static let sectionHeaderSize = 16
+        /// Section flag bit 0: a reader that does not know the type must refuse the checkpoint (Spec §6.2).
+        static let sectionFlagRequired: UInt32 = 1
+        /// Section type 1: the head's extent map (Spec §6.3).
+        static let sectionHeadMap: UInt32 = 1
+        /// Section type 2: the head epoch (Spec §6.4).
+        static let sectionHeadEpoch: UInt32 = 2
+        /// Bytes per extent entry in a map section (Spec §6.3).
+        static let entrySize = 32
+        /// Checkpoints kept after a new one is durable (Spec §6).
+        static let retained = 2
+    }
+
+    /// Extent kinds in a checkpoint entry (Spec §6.3).
+    enum ExtentKind: UInt8 {
+        case data = 0
+        case compressed = 1
+        case zero = 2
+        case trimmed = 3
+    }
+
+    /// The epoch the head writes into on a new image (Spec §5.3).
+    static let initialEpoch: UInt32 = 1
+    /// The sequence number of the first record of a new image (Spec §5.3).
+    static let firstSeq: UInt64 = 1
+}

@@ -1,0 +1,123 @@
+/// One record header inside a batch's header area (Spec §5.3).
+struct RecordHeader: Equatable, Sendable {
+    var type: UInt8
+    var codec: UInt8 = Format.Codec.none.rawValue
+    var flags: UInt16 = 0
+    var seq: UInt64
+    var epoch: UInt32
+    var sectors: UInt32
+    var lba: UInt64
+    var storedLength: UInt32 = 0
+    var payloadCRC: UInt32 = 0
+    var segmentNumber: UInt64
+    var payloadOffset: UInt64
+    var aux: UInt64 = 0
+
+    var recordType: Format.RecordType? { Format.RecordType(rawValue: type) }
+
+    /// Writes the 64 header bytes, with `header_crc`, at `o` in `b`.
+    func encode(into b: UnsafeMutableRawBufferPointer, at o: Int) {
+        let R = Format.Record.self
+        b.put8(type, o + R.offType)
+        b.put8(codec, o + R.offCodec)
+        b.put16(flags, o + R.offFlags)
+        b.put32(0, o + R.offHeaderCRC)
+        b.put64(seq, o + R.offSeq)
+        b.put32(epoch, o + R.offEpoch)
+        b.put32(sectors, o + R.offSectors)
+        b.put64(lba, o + R.offLBA)
+        b.put32(storedLength, o + R.offStoredLength)
+        b.put32(payloadCRC, o + R.offPayloadCRC)
+        b.put64(segmentNumber, o + R.offSegmentNumber)
+        b.put64(payloadOffset, o + R.offPayloadOffset)
+        b.put64(aux, o + R.offAux)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[o..<o + R.headerSize]))
+        b.put32(crc, o + R.offHeaderCRC)
+    }
+
+    /// Reads the 64 header bytes at `o`; nil when `header_crc` does not match.
+    static func decode(_ b: UnsafeRawBufferPointer, at o: Int) -> RecordHeader? {
+        let R = Format.Record.self
+        let slice = UnsafeRawBufferPointer(rebasing: b[o..<o + R.headerSize])
+        guard slice.le32(R.offHeaderCRC) == CRC32C.checksum(slice, zeroing: R.offHeaderCRC) else { return nil }
+        return RecordHeader(
+            type: slice.u8(R.offType), codec: slice.u8(R.offCodec), flags: slice.le16(R.offFlags),
+            seq: slice.le64(R.offSeq), epoch: slice.le32(R.offEpoch), sectors: slice.le32(R.offSectors),
+            lba: slice.le64(R.offLBA), storedLength: slice.le32(R.offStoredLength),
+            payloadCRC: slice.le32(R.offPayloadCRC), segmentNumber: slice.le64(R.offSegmentNumber),
+            payloadOffset: slice.le64(R.offPayloadOffset), aux: slice.le64(R.offAux))
+    }
+
+    /// Blocks the payload occupies in the payload area.
+    var payloadBlocks: Int { (Int(storedLength) + Format.blockSize - 1) / Format.blockSize }
+}
+
+/// The 64-byte header at the start of every batch (Spec §5.2).
+struct BatchHeader: Equatable, Sendable {
+    var recordCount: UInt32
+    var payloadBlocks: UInt32
+    var headerBlocks: UInt16
+    var flags: UInt16 = 0
+    var segmentNumber: UInt64
+    var batchOffset: UInt64
+    var flushedUpTo: UInt64
+    var imageTag: UInt64
+
+    /// Header blocks needed for `records` records and `payloadBlocks` block CRCs (Spec §5.2).
+    static func headerBlocks(records: Int, payloadBlocks: Int) -> Int {
+        let bytes = Format.Batch.headerSize + records * Format.Record.headerSize + payloadBlocks * 4
+        return (bytes + Format.blockSize - 1) / Format.blockSize
+    }
+
+    /// Byte offset of the block CRC table inside the header area.
+    var crcTableOffset: Int { Format.Batch.headerSize + Int(recordCount) * Format.Record.headerSize }
+    /// Bytes of the whole batch (header area + payload area).
+    var totalBytes: Int { (Int(headerBlocks) + Int(payloadBlocks)) * Format.blockSize }
+    var headerBytes: Int { Int(headerBlocks) * Format.blockSize }
+
+    /// Writes the batch header fields (not `header_crc`) at offset 0 of `b`.
+    func encodeFields(into b: UnsafeMutableRawBufferPointer) {
+        let B = Format.Batch.self
+        b.put32(B.magic, B.offMagic)
+        b.put32(0, B.offHeaderCRC)
+        b.put32(recordCount, B.offRecordCount)
+        b.put32(payloadBlocks, B.offPayloadBlocks)
+        b.put16(headerBlocks, B.offHeaderBlocks)
+        b.put16(flags, B.offFlags)
+        b.put32(0, 20)
+        b.put64(segmentNumber, B.offSegmentNumber)
+        b.put64(batchOffset, B.offBatchOffset)
+        b.put64(flushedUpTo, B.offFlushedUpTo)
+        b.put64(imageTag, B.offImageTag)
+        b.put64(0, 56)
+    }
+
+    /// Computes and stores `header_crc` over the whole header area `b`.
+    static func seal(_ b: UnsafeMutableRawBufferPointer) {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(b), zeroing: Format.Batch.offHeaderCRC)
+        b.put32(crc, Format.Batch.offHeaderCRC)
+    }
+
+    /// Parses the fixed 64 bytes at the start of `b` without checking the CRC;
+    /// nil when the magic or the counts are impossible.
+    static func parseFixed(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
+        let B = Format.Batch.self
+        guard b.count >= B.headerSize, b.le32(B.offMagic) == B.magic else { return nil }
+        let h = BatchHeader(
+            recordCount: b.le32(B.offRecordCount), payloadBlocks: b.le32(B.offPayloadBlocks),
+            headerBlocks: b.le16(B.offHeaderBlocks), flags: b.le16(B.offFlags),
+            segmentNumber: b.le64(B.offSegmentNumber), batchOffset: b.le64(B.offBatchOffset),
+            flushedUpTo: b.le64(B.offFlushedUpTo), imageTag: b.le64(B.offImageTag))
+        guard h.recordCount >= 1, h.recordCount <= UInt32(B.maxRecords),
+              h.payloadBlocks <= UInt32(B.maxPayloadBlocks),
+              Int(h.headerBlocks) >= headerBlocks(records: Int(h.recordCount), payloadBlocks: Int(h.payloadBlocks)),
+              Int(h.headerBlocks) <= B.maxHeaderBlocks
+        else { return nil }
+        return h
+    }
+
+    /// True when `header_crc` matches the whole header area `b` (`headerBytes` long).
+    static func verify(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.le32(Format.Batch.offHeaderCRC) == CRC32C.checksum(b, zeroing: Format.Batch.offHeaderCRC)
+    }
+}

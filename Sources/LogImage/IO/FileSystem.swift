@@ -1,0 +1,83 @@
+// The I/O layer: every file operation logimg makes goes through these two
+// protocols. Production uses `PosixFileSystem`; the tests swap in a simulated
+// file system that records operations, produces crash states and injects
+// faults (Tests/LogImageTestSupport/SimFileSystem.swift).
+//
+// Errors are thrown as `LogImageError` with code `.io`, `.noSpace`,
+// `.notFound`, `.alreadyExists` or `.locked` and the errno as the cause.
+
+/// How `FileSystem.open` opens a file.
+package enum FileOpenMode: Sendable, Equatable {
+    /// Existing file, reads only.
+    case readOnly
+    /// Existing file, reads and writes.
+    case readWrite
+    /// A new file that must not exist yet, reads and writes.
+    case createNew
+    /// Create if missing, truncate to zero if present, reads and writes.
+    case createOrTruncate
+}
+
+/// What a directory entry is.
+package enum FileKind: Sendable, Equatable {
+    case missing, file, directory, other
+}
+
+/// A file system as logimg needs it. Paths are absolute or relative strings;
+/// implementations must be safe to call from many threads.
+package protocol FileSystem: Sendable {
+    /// Opens a file. The returned handle closes itself when released.
+    func open(_ path: String, mode: FileOpenMode) throws -> any FileHandle
+    /// Creates one directory (its parent must exist).
+    func createDirectory(_ path: String) throws
+    /// Names in a directory, without "." and "..", in no particular order.
+    func list(_ directory: String) throws -> [String]
+    /// Atomically replaces `to` with `from` (rename(2)).
+    func rename(_ from: String, _ to: String) throws
+    /// Removes a file (unlink(2)).
+    func unlink(_ path: String) throws
+    /// Makes the directory's entries durable (fsync of the directory).
+    func syncDirectory(_ path: String) throws
+    /// Takes an advisory lock on the directory, exclusive or shared, without
+    /// waiting; throws `.locked` if another holder conflicts. The lock lasts
+    /// as long as the returned object.
+    func lockDirectory(_ path: String, exclusive: Bool) throws -> any DirectoryLock
+    /// What is at `path`, without following into it.
+    func kind(of path: String) -> FileKind
+}
+
+/// An open file. Offsets are bytes from the start of the file.
+package protocol FileHandle: AnyObject, Sendable {
+    /// Reads up to `buffer.count` bytes at `offset` (pread); fewer only at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
+    /// Writes all of `bytes` at `offset` (pwrite, repeated until done).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+    /// Makes the file's data durable (fdatasync).
+    func sync() throws
+    /// Makes the file's data and all its metadata durable (fsync).
+    func fullSync() throws
+    /// Sets the file's size (ftruncate).
+    func truncate(to size: Int64) throws
+    /// The file's current size.
+    func size() throws -> Int64
+    /// Reserves space for `[offset, offset+length)` (fallocate); a no-op where unsupported.
+    func allocate(at offset: Int64, length: Int64) throws
+}
+
+/// An advisory lock; released when the object is released.
+package protocol DirectoryLock: AnyObject, Sendable {}
+
+extension FileHandle {
+    /// Reads exactly `buffer.count` bytes or throws `.corruption` naming `path`.
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws {
+        let n = try read(into: buffer, at: offset)
+        if n != buffer.count {
+            throw LogImageError(.corruption, "\(path): short read at offset \(offset): wanted \(buffer.count) bytes, file ends after \(n)")
+        }
+    }
+}
+
+/// Joins a directory and a file name.
+@inline(__always) func joinPath(_ dir: String, _ name: String) -> String {
+    dir.hasSuffix("/") ? dir + name : dir + "/" + name
+}

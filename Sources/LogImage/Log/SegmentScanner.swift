@@ -1,0 +1,183 @@
+/// A batch read back from a segment, with its records (Spec §5.2, §5.3).
+struct ScannedBatch: Sendable {
+    var header: BatchHeader
+    var offset: UInt64
+    var records: [RecordHeader]
+    /// CRC of each payload block, in payload order.
+    var blockCRCs: [UInt32]
+    /// The payload area when the scan read it (`verifyPayloads`), else empty.
+    var payload: [UInt8]
+    var end: UInt64 { offset + UInt64(header.totalBytes) }
+    var payloadStart: UInt64 { offset + UInt64(header.headerBytes) }
+}
+
+/// Why a scan stopped.
+enum ScanStop: Equatable, Sendable {
+    /// The file ends exactly at a batch boundary.
+    case endOfFile
+    /// A block of zeros where the next batch would start (preallocated or never written space).
+    case zeroes
+    /// Bytes that are not a valid batch, at `offset`.
+    case invalid(offset: UInt64, reason: String)
+}
+
+/// Reads batches from one segment file in log order, validating every rule
+/// of Spec §5.2–§5.5 (LevelDB's log reader in spirit: a bad batch stops the
+/// scan and is reported, never thrown, because at the tail of the open
+/// segment it is the normal end of a log after a crash).
+struct SegmentScanner {
+    let handle: any FileHandle
+    let path: String
+    let segmentNumber: UInt64
+    let imageTag: UInt64
+    let fileSize: UInt64
+    /// Read and check payload blocks and payload CRCs too (recovery, check).
+    var verifyPayloads: Bool
+
+    /// Scans from `start`, calling `body` for each valid batch; returns where and why it stopped.
+    /// Throws only for I/O errors and for records that need a feature this reader lacks.
+    func scan(from start: UInt64, _ body: (ScannedBatch) throws -> Void) throws -> (stop: ScanStop, end: UInt64) {
+        var pos = start
+        var block = [UInt8](repeating: 0, count: Format.blockSize)
+        while true {
+            if pos + UInt64(Format.blockSize) > fileSize {
+                if pos == fileSize { return (.endOfFile, pos) }
+                return (.invalid(offset: pos, reason: "partial block at end of file"), pos)
+            }
+            switch try readBatch(at: pos, firstBlock: &block) {
+            case .batch(let b):
+                try body(b)
+                pos = b.end
+            case .zeroes:
+                return (.zeroes, pos)
+            case .invalid(let reason):
+                return (.invalid(offset: pos, reason: reason), pos)
+            }
+        }
+    }
+
+    enum Outcome { case batch(ScannedBatch), zeroes, invalid(String) }
+
+    /// Reads and validates the batch at `pos`. `firstBlock` is scratch space of one block.
+    func readBatch(at pos: UInt64, firstBlock block: inout [UInt8]) throws -> Outcome {
+        let n = try block.withUnsafeMutableBytes { try handle.read(into: $0, at: Int64(pos)) }
+        if n < Format.blockSize { return .invalid("short read of batch header") }
+        if block.allSatisfy({ $0 == 0 }) { return .zeroes }
+        guard let h = block.withUnsafeBytes({ BatchHeader.parseFixed($0) }) else {
+            return .invalid("no valid batch header (magic or counts)")
+        }
+        guard h.segmentNumber == segmentNumber, h.batchOffset == pos, h.imageTag == imageTag else {
+            return .invalid("batch header names segment \(h.segmentNumber) offset \(h.batchOffset) tag \(hex16(h.imageTag)); expected segment \(segmentNumber) offset \(pos)")
+        }
+        guard pos + UInt64(h.totalBytes) <= fileSize else {
+            return .invalid("batch of \(h.totalBytes) bytes runs past the end of the file")
+        }
+        var area = block
+        if h.headerBlocks > 1 {
+            area = [UInt8](repeating: 0, count: h.headerBytes)
+            let got = try area.withUnsafeMutableBytes { try handle.read(into: $0, at: Int64(pos)) }
+            if got < h.headerBytes { return .invalid("short read of batch header area") }
+        }
+        return try area.withUnsafeBytes { a -> Outcome in
+            guard BatchHeader.verify(a) else { return .invalid("batch header_crc mismatch") }
+            var records: [RecordHeader] = []
+            records.reserveCapacity(Int(h.recordCount))
+            var nextBlock = 0
+            let payloadStart = pos + UInt64(h.headerBytes)
+            for i in 0..<Int(h.recordCount) {
+                let o = Format.Batch.headerSize + i * Format.Record.headerSize
+                guard let r = RecordHeader.decode(a, at: o) else { return .invalid("record \(i): header_crc mismatch") }
+                if let why = try validate(r, batchOffset: pos, payloadStart: payloadStart, nextBlock: &nextBlock) {
+                    return .invalid("record \(i) (seq \(r.seq)): \(why)")
+                }
+                records.append(r)
+            }
+            guard nextBlock == Int(h.payloadBlocks) else {
+                return .invalid("records use \(nextBlock) payload blocks, batch header says \(h.payloadBlocks)")
+            }
+            var crcs = [UInt32](repeating: 0, count: Int(h.payloadBlocks))
+            for i in 0..<crcs.count { crcs[i] = a.le32(h.crcTableOffset + 4 * i) }
+            var payload: [UInt8] = []
+            if verifyPayloads && h.payloadBlocks > 0 {
+                payload = [UInt8](repeating: 0, count: Int(h.payloadBlocks) * Format.blockSize)
+                let got = try payload.withUnsafeMutableBytes { try handle.read(into: $0, at: Int64(payloadStart)) }
+                if got < payload.count { return .invalid("short read of payload area") }
+                if let why = Self.verifyPayload(payload, crcs: crcs, records: records, payloadStart: payloadStart) {
+                    return .invalid(why)
+                }
+            }
+            return .batch(ScannedBatch(header: h, offset: pos, records: records, blockCRCs: crcs, payload: payload))
+        }
+    }
+
+    /// Structural rules for one record (Spec §5.3–§5.5); nil when it is valid.
+    func validate(_ r: RecordHeader, batchOffset: UInt64, payloadStart: UInt64, nextBlock: inout Int) throws -> String? {
+        guard r.segmentNumber == segmentNumber else { return "names segment \(r.segmentNumber)" }
+        guard r.seq >= Format.firstSeq, r.seq < (1 << 48) else { return "sequence number \(r.seq) out of range" }
+        guard let type = r.recordType else {
+            if r.type >= Format.Record.firstIgnorableType { return checkPayloadPlacement(r, payloadStart, &nextBlock) }
+            if r.type == 0 { return "record type 0 is reserved" }
+            throw LogImageError(.unsupportedFeature, "\(path): record type \(r.type) at segment \(segmentNumber) is unknown to this version")
+        }
+        guard r.lba &+ UInt64(r.sectors) >= r.lba, r.lba + UInt64(r.sectors) <= Format.Manifest.maxVirtualSize / 512 else {
+            return "range lba \(r.lba) + \(r.sectors) sectors is past the largest disk"
+        }
+        switch type {
+        case .data:
+            guard let codec = Format.Codec(rawValue: r.codec) else {
+                throw LogImageError(.unsupportedFeature, "\(path): codec \(r.codec) unknown")
+            }
+            guard r.sectors >= 1 else { return "DATA record with no sectors" }
+            switch codec {
+            case .none:
+                guard r.sectors <= UInt32(Format.Record.maxDataSectors) else { return "DATA record longer than 65536 sectors" }
+                guard r.storedLength == r.sectors * 512 else { return "stored_length \(r.storedLength) != sectors*512" }
+            case .lz4:
+                guard r.sectors <= UInt32(Format.Record.maxCompressedSectors) else { return "compressed record longer than 128 sectors" }
+                guard r.storedLength > UInt32(Format.CompressedFrame.headerSize), r.storedLength <= r.sectors * 512 else {
+                    return "compressed stored_length \(r.storedLength) out of range"
+                }
+            }
+            return checkPayloadPlacement(r, payloadStart, &nextBlock)
+        case .zero, .trim:
+            guard r.sectors >= 1, r.storedLength == 0, r.codec == 0 else { return "ZERO/TRIM record with payload or no sectors" }
+            guard r.payloadOffset == batchOffset else { return "payload_offset \(r.payloadOffset) != batch offset" }
+            return nil
+        case .checkpoint:
+            guard r.storedLength == 0, r.payloadOffset == batchOffset else { return "CHECKPOINT record with payload" }
+            return nil
+        case .snapshot, .snapshotDelete, .epoch:
+            guard r.storedLength >= 32, r.storedLength <= 32 + 255 else { return "marker payload length \(r.storedLength) out of range" }
+            return checkPayloadPlacement(r, payloadStart, &nextBlock)
+        }
+    }
+
+    private func checkPayloadPlacement(_ r: RecordHeader, _ payloadStart: UInt64, _ nextBlock: inout Int) -> String? {
+        if r.storedLength == 0 { return nil }
+        let expected = payloadStart + UInt64(nextBlock * Format.blockSize)
+        guard r.payloadOffset == expected else { return "payload_offset \(r.payloadOffset), expected \(expected)" }
+        nextBlock += r.payloadBlocks
+        guard nextBlock <= Format.Batch.maxPayloadBlocks else { return "payload past the batch limit" }
+        return nil
+    }
+
+    /// Checks block CRCs and each record's payload CRC; nil when all match.
+    static func verifyPayload(_ payload: [UInt8], crcs: [UInt32], records: [RecordHeader], payloadStart: UInt64) -> String? {
+        payload.withUnsafeBytes { p -> String? in
+            for (i, crc) in crcs.enumerated() {
+                let blk = UnsafeRawBufferPointer(rebasing: p[i * Format.blockSize..<(i + 1) * Format.blockSize])
+                if CRC32C.checksum(blk) != crc {
+                    return "payload block \(i) (offset \(payloadStart + UInt64(i * Format.blockSize))) fails its block CRC"
+                }
+            }
+            for r in records where r.storedLength > 0 {
+                let o = Int(r.payloadOffset - payloadStart)
+                let bytes = UnsafeRawBufferPointer(rebasing: p[o..<o + Int(r.storedLength)])
+                if CRC32C.checksum(bytes) != r.payloadCRC {
+                    return "record seq \(r.seq): payload_crc mismatch at offset \(r.payloadOffset)"
+                }
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/// Where an image's objects live: the manifest, numbered segments and
+/// checkpoints (Spec §3). The engine reaches storage only through this
+/// interface, so an object store (Ceph RADOS) can replace the local directory
+/// without touching it. Sealed segments are never modified through it.
+package protocol ImageStore: Sendable {
+    /// Human-readable name of the image (its path), for messages.
+    var name: String { get }
+
+    // Segments (Spec §5)
+    /// Segment numbers present, ascending.
+    func listSegments() throws -> [UInt64]
+    /// Creates segment `number` holding `header` (its first block), makes the
+    /// file and its directory entry durable, and returns it open for appends.
+    func createSegment(_ number: UInt64, header: [UInt8]) throws -> any FileHandle
+    /// Opens an existing segment for reads (and appends when `writable`).
+    func openSegment(_ number: UInt64, writable: Bool) throws -> any FileHandle
+    /// Deletes a segment. Its data must no longer be referenced by any durable checkpoint.
+    func deleteSegment(_ number: UInt64) throws
+    /// Where segment `number` lives, for messages.
+    func segmentName(_ number: UInt64) -> String
+
+    // Manifest (Spec §4)
+    func readManifest() throws -> [UInt8]
+    /// Atomically and durably replaces the manifest (temp, sync, rename, directory sync).
+    func replaceManifest(_ bytes: [UInt8]) throws
+
+    // Checkpoints (Spec §6)
+    func listCheckpoints() throws -> [UInt64]
+    /// Reads a checkpoint, refusing files larger than `limit` bytes.
+    func readCheckpoint(_ generation: UInt64, limit: UInt64) throws -> [UInt8]
+    /// Atomically and durably stores a checkpoint (temp, sync, rename, directory sync).
+    func writeCheckpoint(_ generation: UInt64, _ bytes: [UInt8]) throws
+    func deleteCheckpoint(_ generation: UInt64) throws
+    func checkpointName(_ generation: UInt64) -> String
+
+    /// Takes the image's writer (exclusive) or reader (shared) lock.
+    func lock(exclusive: Bool) throws -> any DirectoryLock
+    /// Deletes leftovers of interrupted atomic replacements (`*.tmp`).
+    func removeTemporaryFiles() throws
+}

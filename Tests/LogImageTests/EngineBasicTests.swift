@@ -1,0 +1,79 @@
+import XCTest
+import LogImageTestSupport
+@testable import LogImage
+
+final class EngineBasicTests: XCTestCase {
+    func pattern(_ seed: UInt8, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: Int(seed) &* 31 &+ $0 &* 7) } }
+
+    func testWriteReadReopen() throws {
+        let dir = TempDirectory()
+        let path = dir.file("a.limg")
+        var opts = LogImage.CreateOptions(virtualSize: 16 << 20)
+        opts.segmentSize = 1 << 20
+        let img = try LogImage.create(at: path, options: opts)
+        XCTAssertEqual(try img.read(at: 0, count: 4096), [UInt8](repeating: 0, count: 4096))
+        try img.write(pattern(1, 4096), at: 8192)
+        try img.write(pattern(2, 512), at: 8192 + 1024)
+        var expect = pattern(1, 4096)
+        expect.replaceSubrange(1024..<1536, with: pattern(2, 512))
+        XCTAssertEqual(try img.read(at: 8192, count: 4096), expect)
+        // Enough data to roll over several 1 MiB segments.
+        for i in 0..<600 { try img.write(pattern(UInt8(i & 0xff), 8192), at: UInt64(1 << 20) + UInt64(i) * 8192) }
+        try img.flush()
+        XCTAssertEqual(try img.read(at: 8192, count: 4096), expect)
+        XCTAssertEqual(try img.read(at: UInt64(1 << 20) + 5 * 8192, count: 8192), pattern(5, 8192))
+        try img.discard(at: 8192, length: 4096)
+        XCTAssertEqual(try img.read(at: 8192, count: 4096), [UInt8](repeating: 0, count: 4096))
+        try img.close()
+
+        let ro = try LogImage.open(at: path, mode: .readOnly)
+        XCTAssertEqual(try ro.read(at: 8192, count: 4096), [UInt8](repeating: 0, count: 4096))
+        for i in stride(from: 0, to: 600, by: 37) {
+            XCTAssertEqual(try ro.read(at: UInt64(1 << 20) + UInt64(i) * 8192, count: 8192), pattern(UInt8(i & 0xff), 8192), "block \(i)")
+        }
+    }
+
+    func testReopenWithoutCloseRecoversFlushedData() throws {
+        let dir = TempDirectory()
+        let path = dir.file("b.limg")
+        var opts = LogImage.CreateOptions(virtualSize: 4 << 20)
+        opts.segmentSize = 1 << 20
+        do {
+            let img = try LogImage.create(at: path, options: opts)
+            try img.write(pattern(9, 65536), at: 0)
+            try img.flush()
+            try img.write(pattern(8, 4096), at: 65536, fua: true)
+        }
+        let img = try LogImage.open(at: path, mode: .readWrite)
+        XCTAssertEqual(try img.read(at: 0, count: 65536), pattern(9, 65536))
+        XCTAssertEqual(try img.read(at: 65536, count: 4096), pattern(8, 4096))
+        try img.close()
+    }
+
+    func testBadRequests() throws {
+        let dir = TempDirectory()
+        let img = try LogImage.create(at: dir.file("c.limg"), options: .init(virtualSize: 1 << 20))
+        XCTAssertThrowsError(try img.write([UInt8](repeating: 1, count: 100), at: 0)) { XCTAssertEqual(($0 as! LogImageError).code, .invalidArgument) }
+        XCTAssertThrowsError(try img.read(at: 3, count: 512)) { XCTAssertEqual(($0 as! LogImageError).code, .invalidArgument) }
+        XCTAssertThrowsError(try img.read(at: 1 << 20, count: 512)) { XCTAssertEqual(($0 as! LogImageError).code, .outOfRange) }
+        XCTAssertThrowsError(try LogImage.open(at: dir.file("c.limg"), mode: .readWrite)) { XCTAssertEqual(($0 as! LogImageError).code, .locked) }
+        XCTAssertThrowsError(try LogImage.open(at: dir.file("missing.limg"), mode: .readOnly)) { XCTAssertEqual(($0 as! LogImageError).code, .notFound) }
+        XCTAssertThrowsError(try LogImage.create(at: dir.file("c.limg"), options: .init(virtualSize: 1 << 20))) { XCTAssertEqual(($0 as! LogImageError).code, .alreadyExists) }
+    }
+
+    func testCompressionRoundTrip() throws {
+        let dir = TempDirectory()
+        var opts = LogImage.CreateOptions(virtualSize: 8 << 20)
+        opts.compression = true
+        let path = dir.file("z.limg")
+        let img = try LogImage.create(at: path, options: opts)
+        let text = [UInt8](String(repeating: "compressible text ", count: 20000).utf8.prefix(256 * 1024))
+        try img.write(text, at: 0)
+        XCTAssertEqual(try img.read(at: 0, count: text.count), text)
+        XCTAssertEqual(try img.read(at: 4096 + 512, count: 1024), Array(text[(4096 + 512)..<(4096 + 1536)]))
+        try img.close()
+        let ro = try LogImage.open(at: path, mode: .readOnly)
+        XCTAssertEqual(try ro.read(at: 0, count: text.count), text)
+        XCTAssertEqual(try ro.read(at: 70000 / 512 * 512, count: 4096), Array(text[(70000 / 512 * 512)..<(70000 / 512 * 512 + 4096)]))
+    }
+}
