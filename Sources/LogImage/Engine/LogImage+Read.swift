@@ -181,10 +181,22 @@ extension LogImage {
         var table = CRCTable()
         let scanner = SegmentScanner(handle: h, path: store.segmentName(segment), segmentNumber: segment,
                                      imageTag: manifest.imageTag, fileSize: size, verifyPayloads: false)
-        let (_, end) = try scanner.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { b in
-            table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
+        var pos = UInt64(Format.SegmentHeader.firstBatchOffset)
+        var block = [UInt8](repeating: 0, count: Format.blockSize)
+        scanning: while pos < size {
+            let (stop, end) = try scanner.scan(from: pos) { b in
+                table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
+            }
+            guard case .invalid = stop else { break }
+            // A damaged batch: its blocks stay without CRCs (reads of them fail),
+            // and the table resumes at the next valid batch.
+            pos = end + UInt64(Format.blockSize)
+            while pos + UInt64(Format.blockSize) <= size {
+                if case .batch = try scanner.readBatch(at: pos, firstBlock: &block) { continue scanning }
+                pos += UInt64(Format.blockSize)
+            }
+            break
         }
-        _ = end
         // Complete: blocks still without a CRC belong to no valid batch, and reads of them fail.
         table.coveredEnd = .max
         state.withLock { s in

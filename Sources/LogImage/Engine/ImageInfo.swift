@@ -1,0 +1,105 @@
+/// A description of an open image, as `logimg info` shows it.
+public struct ImageInfo: Sendable, Codable, Equatable {
+    public var path: String
+    /// Bytes of the virtual disk.
+    public var virtualSize: UInt64
+    /// The manifest's format version.
+    public var formatVersion: UInt32
+    public var incompatibleFeatures: UInt64
+    public var compatibleFeatures: UInt64
+    public var autoclearFeatures: UInt64
+    /// Names of the feature bits set (Spec §9), e.g. `["lz4"]`.
+    public var features: [String]
+    /// The image UUID, 8-4-4-4-12 hex.
+    public var uuid: String
+    public var segmentSize: UInt64
+    /// `none` or `lz4`.
+    public var compression: String
+    /// Segment files in the image.
+    public var segmentCount: Int
+    /// Bytes in all segment files (the log).
+    public var logBytes: UInt64
+    /// Bytes of the virtual disk mapped to data records.
+    public var liveBytes: UInt64
+    /// Bytes of the virtual disk mapped to ZERO records.
+    public var zeroBytes: UInt64
+    /// Entries in the head's extent map.
+    public var extentCount: Int
+    /// Memory the extent map uses per entry, in bytes.
+    public var mapBytesPerExtent: Double
+    /// Generation of the newest checkpoint (0: none yet).
+    public var checkpointGeneration: UInt64
+    /// The sequence number the next record will get.
+    public var nextSequence: UInt64
+}
+
+extension LogImage {
+    /// Describes the image: geometry, features, log size and map statistics.
+    /// - Throws: `io` if a segment's size cannot be read.
+    public func info() throws -> ImageInfo {
+        let (map, next, gen) = state.withLock { ($0.map, $0.nextSeq, $0.checkpointGeneration) }
+        let segments = try store.listSegments()
+        var logBytes: UInt64 = 0
+        for seg in segments {
+            let h = try state.withLock { s in try handle(&s, seg) }
+            logBytes += UInt64(try h.size())
+        }
+        var live: UInt64 = 0, zero: UInt64 = 0
+        map.forEach { e in
+            switch e.kind {
+            case .data, .compressed: live += UInt64(e.count) * 512
+            case .zero: zero += UInt64(e.count) * 512
+            case .trimmed: break
+            }
+        }
+        var features: [String] = []
+        if manifest.incompatible & Format.Incompatible.lz4 != 0 { features.append("lz4") }
+        return ImageInfo(
+            path: store.name, virtualSize: manifest.virtualSize, formatVersion: manifest.version,
+            incompatibleFeatures: manifest.incompatible, compatibleFeatures: manifest.compatible,
+            autoclearFeatures: manifest.autoclear, features: features, uuid: Self.uuidString(manifest.uuid),
+            segmentSize: UInt64(manifest.segmentSize), compression: manifest.defaultCodec == .lz4 ? "lz4" : "none",
+            segmentCount: segments.count, logBytes: logBytes, liveBytes: live, zeroBytes: zero,
+            extentCount: map.count, mapBytesPerExtent: map.count == 0 ? 0 : Double(map.memoryBytes) / Double(map.count),
+            checkpointGeneration: gen, nextSequence: next)
+    }
+
+    static func uuidString(_ u: [UInt8]) -> String {
+        let hex = u.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+    }
+
+    /// Visits the head's extents in `[offset, offset+length)` in order:
+    /// `(byteOffset, byteLength, kind)` where kind is `data`, `zero` or `hole`.
+    /// Unmapped and trimmed ranges are reported as `hole`. Used by `convert`
+    /// and NBD block status to skip what need not be read.
+    public func allocation(at offset: UInt64, length: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
+        let (lba, sectors) = try checkRange(offset: offset, length: length, writing: false)
+        let map = state.withLock { $0.map }
+        var cursor = lba
+        var run: (UInt64, UInt64, AllocationKind)?
+        func emit(_ a: UInt64, _ b: UInt64, _ k: AllocationKind) throws {
+            if var r = run, r.2 == k, r.0 + r.1 == a * 512 { r.1 += (b - a) * 512; run = r; return }
+            if let r = run { try body(r.0, r.1, r.2) }
+            run = (a * 512, (b - a) * 512, k)
+        }
+        try map.forEach(in: lba..<lba + sectors) { e in
+            if e.lba > cursor { try emit(cursor, e.lba, .hole) }
+            let k: AllocationKind = e.kind == .zero ? .zero : e.kind == .trimmed ? .hole : .data
+            try emit(e.lba, e.end, k)
+            cursor = e.end
+        }
+        if cursor < lba + sectors { try emit(cursor, lba + sectors, .hole) }
+        if let r = run { try body(r.0, r.1, r.2) }
+    }
+}
+
+/// How a range of the virtual disk is backed.
+public enum AllocationKind: String, Sendable, Codable {
+    /// Backed by data records.
+    case data
+    /// A ZERO record: reads zeros, counts as allocated.
+    case zero
+    /// Never written or trimmed: reads zeros, nothing stored.
+    case hole
+}

@@ -1,0 +1,50 @@
+import Foundation
+@testable import LogImage
+
+/// Helpers that damage real image files, LevelDB-style (`IncrementByte`, `ShrinkSize`).
+public enum ImageFiles {
+    public static func segmentPath(_ image: String, _ n: UInt64) -> String {
+        image + "/seg-" + hex16(n) + ".log"
+    }
+
+    public static func size(_ path: String) -> UInt64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.uint64Value ?? 0
+    }
+
+    public static func read(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path) ?? Data()) }
+
+    public static func write(_ path: String, _ bytes: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+
+    /// Adds `delta` to the byte at `offset` of `path`.
+    public static func incrementByte(_ path: String, at offset: Int, by delta: UInt8 = 1) {
+        var b = read(path)
+        b[offset] = b[offset] &+ delta
+        write(path, b)
+    }
+
+    /// Cuts `path` to `size` bytes.
+    public static func truncate(_ path: String, to size: UInt64) {
+        let h = FileHandle(forWritingAtPath: path)!
+        try! h.truncate(atOffset: size)
+        try! h.close()
+    }
+
+    /// Copies a whole image directory.
+    public static func copy(_ from: String, to: String) {
+        try? FileManager.default.removeItem(atPath: to)
+        try! FileManager.default.copyItem(atPath: from, toPath: to)
+    }
+
+    /// Batch offsets (and ends) of a segment, by scanning it as recovery does.
+    public static func batchBoundaries(_ image: String, segment: UInt64) throws -> [(offset: UInt64, end: UInt64, seqs: [UInt64])] {
+        let fs = PosixFileSystem()
+        let manifest = try Manifest.decode(ImageFiles.read(image + "/manifest"), path: image)
+        let path = segmentPath(image, segment)
+        let h = try fs.open(path, mode: .readOnly)
+        let scanner = SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: manifest.imageTag,
+                                     fileSize: UInt64(try h.size()), verifyPayloads: true)
+        var out: [(UInt64, UInt64, [UInt64])] = []
+        _ = try scanner.scan(from: 4096) { b in out.append((b.offset, b.end, b.records.map(\.seq))) }
+        return out
+    }
+}
