@@ -77,3 +77,39 @@ final class EngineBasicTests: XCTestCase {
         XCTAssertEqual(try ro.read(at: 70000 / 512 * 512, count: 4096), Array(text[(70000 / 512 * 512)..<(70000 / 512 * 512 + 4096)]))
     }
 }
+
+final class LZ4RobustnessTests: XCTestCase {
+    /// Garbage that passed no checksum must still never crash the decoder.
+    func testGarbageFramesGiveCorruption() {
+        var rng = SeededRandom(seed: 11)
+        var out = [UInt8](repeating: 0, count: 65536)
+        for i in 0..<2000 {
+            var frame = rng.bytes(16 + Int(rng.next() % 5000))
+            frame.withUnsafeMutableBytes { f in
+                f.put32(65536, 0)
+                f.put32(UInt32(f.count - 16 - Int(rng.next() % 3)), 4)
+            }
+            do {
+                try frame.withUnsafeBytes { fb in
+                    try out.withUnsafeMutableBytes { try LZ4Codec.decompress(fb, into: $0, where: "test") }
+                }
+            } catch let e as LogImageError {
+                XCTAssertEqual(e.code, .corruption, "frame \(i)")
+            } catch {
+                XCTFail("unexpected \(error)")
+            }
+        }
+    }
+
+    func testCompressOnlyWhenItSavesAnEighth() {
+        var rng = SeededRandom(seed: 5)
+        let random = rng.bytes(65536)
+        XCTAssertNil(random.withUnsafeBytes { LZ4Codec.compressPayload($0, lba: 0) })
+        let zeros = [UInt8](repeating: 0, count: 65536)
+        let c = zeros.withUnsafeBytes { LZ4Codec.compressPayload($0, lba: 9) }
+        XCTAssertNotNil(c)
+        XCTAssertLessThanOrEqual(c!.count, 4096)
+        let small = [UInt8](repeating: 0, count: 4096)
+        XCTAssertNil(small.withUnsafeBytes { LZ4Codec.compressPayload($0, lba: 0) }, "a 4 KiB block cannot save a whole block")
+    }
+}

@@ -121,8 +121,8 @@ struct Checker {
             }
             return
         }
-        let scanner = SegmentScanner(handle: h, path: name, segmentNumber: seg, imageTag: manifest.imageTag,
-                                     fileSize: size, verifyPayloads: true)
+        let recovery = Recovery(store: store, manifest: manifest, writable: false)
+        let scanner = recovery.scanner(h, seg, size: size, payloads: true)
         var pos = UInt64(Format.SegmentHeader.firstBatchOffset)
         while pos < size {
             var ranges: [Range<Int>] = []
@@ -137,34 +137,30 @@ struct Checker {
             report.batchesChecked += batches
             report.recordsChecked += records
             report.bytesChecked += at - pos
+            var problem: String
             switch stop {
             case .endOfFile:
                 return
-            case .zeroes:
-                // Zero blocks may only end the open segment.
-                if let nonzero = try firstNonZeroBlock(h, from: at, size: size) {
-                    corruption(name, seg, nonzero, "data after a zero block at offset \(at)")
-                    pos = nonzero
-                    continue
-                }
-                if !isLast { corruption(name, seg, at, "zero blocks at the end of a sealed segment") }
-                return
-            case .invalid(let off, let reason):
-                let recovery = Recovery(store: store, manifest: manifest, writable: false)
-                let proof = try recovery.flushedBeyond(scanner, at: off, size: size)
-                if isLast && proof == nil {
+            case .malformed(_, let reason):
+                problem = reason + " (the header is intact, so the writer produced it: corruption)"
+            case .failing(let off, let reason):
+                if !isLast {
+                    guard let nz = try recovery.firstNonZero(h, from: off, size: size) else { return }  // trailing zeros
+                    problem = reason + "; non-zero bytes at offset \(nz) after the last batch of a sealed segment"
+                } else if let proof = try recovery.flushedBeyond(scanner, at: off, size: size) {
+                    problem = reason + "; the batch at offset \(proof) shows this data was flushed"
+                } else {
                     report.findings.append(.init(severity: .tornTail, file: name, segment: seg, offset: off,
                                                  message: "torn unflushed tail of \(size - off) bytes (\(reason)); recovery drops it"))
                     return
                 }
-                let why = isLast ? "; the batch at offset \(proof!) shows this data was flushed" : ""
-                corruption(name, seg, off, reason + why)
-                // Resynchronise at the next valid batch so later damage is found too.
-                let next = try nextValidBatch(scanner, after: off, size: size)
-                damagedBlocks[seg, default: []].append(Int(off / 4096)..<Int((next ?? size) / 4096))
-                guard let next else { return }
-                pos = next
             }
+            corruption(name, seg, at, problem)
+            // Resynchronise at the next valid batch so later damage is found too.
+            let next = try nextValidBatch(scanner, after: at, size: size)
+            damagedBlocks[seg, default: []].append(Int(at / 4096)..<Int((next ?? size) / 4096))
+            guard let next else { return }
+            pos = next
         }
     }
 

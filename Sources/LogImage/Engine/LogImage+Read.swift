@@ -187,7 +187,7 @@ extension LogImage {
             let (stop, end) = try scanner.scan(from: pos) { b in
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
             }
-            guard case .invalid = stop else { break }
+            if stop == .endOfFile { break }
             // A damaged batch: its blocks stay without CRCs (reads of them fail),
             // and the table resumes at the next valid batch.
             pos = end + UInt64(Format.blockSize)

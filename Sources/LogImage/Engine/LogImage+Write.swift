@@ -11,6 +11,7 @@ extension LogImage {
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool = false) throws {
         let (lba, sectors) = try checkRange(offset: offset, length: UInt64(data.count), writing: true)
         if sectors == 0 { if fua { try flush() }; return }
+        try drainIfBacklogged()
         let maxSectors = compresses ? Format.Record.maxCompressedSectors : maxRecordSectors
         var done = 0
         var needDrain = false
@@ -127,6 +128,7 @@ extension LogImage {
 
     private func appendRangeRecord(_ type: Format.RecordType, offset: UInt64, length: UInt64, fua: Bool) throws {
         let (lba, sectors) = try checkRange(offset: offset, length: length, writing: true)
+        try drainIfBacklogged()
         var done: UInt64 = 0
         var needDrain = false
         while done < sectors {
@@ -175,7 +177,7 @@ extension LogImage {
         let headerBlocks = max(1, BatchHeader.headerBlocks(records: 1, payloadBlocks: blocks))
         let need = UInt64((headerBlocks + blocks) * Format.blockSize)
         if s.appendOffset + need > UInt64(manifest.segmentSize) {
-            // Roll over: the next batch starts a new segment (Spec §8, consistency §roll-over).
+            // Roll over: the next batch starts a new segment (Spec §5, Spec/consistency.md §4.3).
             s.appendSegment += 1
             s.appendOffset = UInt64(Format.SegmentHeader.firstBatchOffset)
             s.crcTables[s.appendSegment] = CRCTable()
@@ -201,6 +203,12 @@ extension LogImage {
         s.bytesAppended += UInt64(b.totalBytes)
     }
 
+    /// Batches left pending by a failed write (a full disk) are retried before
+    /// anything new is accepted, so memory stays bounded while the disk is full.
+    func drainIfBacklogged() throws {
+        if state.withLock({ !$0.pending.isEmpty }) { try drain() }
+    }
+
     /// Writes every pending batch, in log order, creating segments as needed.
     func drain() throws {
         try io.withLock { io in
@@ -223,7 +231,7 @@ extension LogImage {
         }
     }
 
-    /// Seals the current segment (durable) and creates `next` (Spec §8; Spec/consistency.md).
+    /// Seals the current segment (durable) and creates `next` (Spec §5; Spec/consistency.md §4.3).
     private func roll(_ io: inout IOState, to next: UInt64) throws {
         do { try io.handle.sync() } catch { throw fail(error) }
         let sealedEnd = state.withLock { s -> LogPosition in

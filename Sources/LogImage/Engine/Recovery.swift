@@ -1,6 +1,7 @@
-/// Recovery (Spec §8): the newest valid checkpoint, then a scan of the log
-/// after it. A torn tail in the last segment is dropped (and cut off when
-/// writable); a bad batch anywhere else, or inside flushed data, is corruption.
+/// Recovery, step by step as Spec §8 "Recovery" gives it: choose the newest
+/// valid and usable checkpoint, scan the log after it applying records with
+/// seq-wins, tell a torn tail (dropped, and cut off when writable) from
+/// corruption (refused), and make the result durable before any append.
 struct Recovery {
     let store: any ImageStore
     let manifest: Manifest
@@ -11,142 +12,208 @@ struct Recovery {
         var io: IOState
         /// Where the torn tail was cut, if there was one.
         var tornTail: LogPosition?
+        /// Checkpoints skipped because they were damaged or unusable (step 6 warnings).
+        var skippedCheckpoints: [String]
     }
 
-    /// The newest checkpoint that decodes and whose covered position exists.
-    func newestCheckpoint(segments: [UInt64]) throws -> Checkpoint? {
-        for g in try store.listCheckpoints().reversed() {
-            do {
-                let bytes = try store.readCheckpoint(g, limit: 1 << 40)
-                let c = try Checkpoint.decode(bytes, path: store.checkpointName(g), uuid: manifest.uuid)
-                guard c.generation == g, segments.contains(c.coveredSegment) else { continue }
-                return c
-            } catch let e as LogImageError where e.code == .corruption {
-                continue  // an older checkpoint, or a full scan, still recovers everything
-            }
-        }
-        return nil
+    private var first: UInt64 { UInt64(Format.SegmentHeader.firstBatchOffset) }
+
+    func scanner(_ h: any FileHandle, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
+        SegmentScanner(handle: h, path: store.segmentName(seg), segmentNumber: seg, imageTag: manifest.imageTag,
+                       fileSize: size, verifyPayloads: payloads,
+                       allowLZ4: manifest.incompatible & Format.Incompatible.lz4 != 0)
     }
 
     func run() throws -> Result {
+        // Step 5: segments, and the last one's header.
         let segments = try store.listSegments()
-        guard let last = segments.last else {
-            throw LogImageError.corrupt("\(store.name): image has no segments")
+        guard let last = segments.last else { throw LogImageError.corrupt("\(store.name): image has no segments") }
+        var handles: [UInt64: any FileHandle] = [:]
+        var sizes: [UInt64: UInt64] = [:]
+        for seg in segments {
+            let h = try store.openSegment(seg, writable: writable && seg == last)
+            handles[seg] = h
+            sizes[seg] = UInt64(try h.size())
         }
-        let ckpt = try newestCheckpoint(segments: segments)
+        let interruptedRoll = try !headerValid(last, handles[last]!, size: sizes[last]!)
+        if interruptedRoll {
+            let sc = scanner(handles[last]!, last, size: sizes[last]!, payloads: false)
+            var block = [UInt8](repeating: 0, count: Format.blockSize)
+            var pos = first
+            while pos + first <= sizes[last]! {
+                if try sc.intactHeader(at: pos, scratch: &block) != nil {
+                    throw LogImageError.corrupt("\(store.segmentName(last)): segment header is damaged but the segment holds batches (first at offset \(pos))")
+                }
+                pos += first
+            }
+        }
+
+        // Step 6: the checkpoint.
+        var skipped: [String] = []
+        let ckpt = try chooseCheckpoint(segments: segments, sizes: sizes, skipped: &skipped)
+        if ckpt == nil {
+            let expected = Array(UInt64(1)...last)
+            guard segments == expected else {
+                throw LogImageError.corrupt("\(store.name): no usable checkpoint and segments are not 1...\(last) without gaps")
+            }
+        }
         var map = ckpt?.map ?? ExtentMap()
         var nextSeq = ckpt?.nextSeq ?? Format.firstSeq
         let start = ckpt.map { LogPosition(segment: $0.coveredSegment, offset: $0.coveredOffset) }
-            ?? LogPosition(segment: segments[0], offset: UInt64(Format.SegmentHeader.firstBatchOffset))
-        var handles: [UInt64: any FileHandle] = [:]
-        var tables: [UInt64: CRCTable] = [:]
-        var end = start
-        var torn: LogPosition?
-        let apply = LogImage.mapApplier(manifest: manifest)
+            ?? LogPosition(segment: 1, offset: first)
 
+        // Step 7 and 8: scan.
+        var tables: [UInt64: CRCTable] = [:]
+        var cut = first
+        var torn: LogPosition?
         for seg in segments where seg >= start.segment {
             let isLast = seg == last
             let name = store.segmentName(seg)
-            let h = try store.openSegment(seg, writable: writable && isLast)
-            let size = UInt64(try h.size())
-            var head = [UInt8](repeating: 0, count: Format.SegmentHeader.firstBatchOffset)
-            let got = try head.withUnsafeMutableBytes { try h.read(into: $0, at: 0) }
-            do {
-                guard got == head.count else { throw LogImageError.corrupt("\(name): segment shorter than its header") }
-                _ = try head.withUnsafeBytes { try SegmentHeader.decode($0, path: name, uuid: manifest.uuid, segmentNumber: seg) }
-            } catch let e as LogImageError where e.code == .corruption && isLast && seg != start.segment {
-                // A roll-over interrupted before the new segment's header was durable:
-                // no batch can be in it (Spec/consistency.md, roll-over).
-                if writable {
-                    let fresh = try store.createSegment(seg, header: SegmentHeader(uuid: manifest.uuid, segmentNumber: seg, creationSeq: nextSeq).encode())
-                    handles[seg] = fresh
-                } else {
-                    handles[seg] = h
+            let h = handles[seg]!, size = sizes[seg]!
+            if isLast && interruptedRoll { tables[seg] = CRCTable(); cut = first; torn = LogPosition(segment: seg, offset: 0); continue }
+            if !isLast {
+                guard try headerValid(seg, h, size: size) else {
+                    throw LogImageError.corrupt("\(name): invalid segment header in a sealed segment")
                 }
-                tables[seg] = CRCTable()
-                end = LogPosition(segment: seg, offset: UInt64(Format.SegmentHeader.firstBatchOffset))
-                torn = end
-                continue
             }
-            handles[seg] = h
             var table = CRCTable()
-            let from = seg == start.segment ? start.offset : UInt64(Format.SegmentHeader.firstBatchOffset)
-            guard from <= size else {
-                throw LogImageError.corrupt("\(name): checkpoint covers up to offset \(from) but the segment has \(size) bytes")
-            }
-            let scanner = SegmentScanner(handle: h, path: name, segmentNumber: seg, imageTag: manifest.imageTag,
-                                         fileSize: size, verifyPayloads: true)
-            if from > UInt64(Format.SegmentHeader.firstBatchOffset) {
+            let from = seg == start.segment ? start.offset : first
+            let sc = scanner(h, seg, size: size, payloads: true)
+            if from > first {
                 // The part the checkpoint covers: only its block CRCs are needed.
-                var quick = scanner
+                var quick = sc
                 quick.verifyPayloads = false
-                let q = try quick.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { b in
+                _ = try quick.scan(from: first) { b in
                     if b.offset < from { table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end) }
                 }
-                _ = q
             }
-            let (stop, stopAt) = try scanner.scan(from: from) { b in
+            let (stop, stopAt) = try sc.scan(from: from) { b in
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
                 for r in b.records {
-                    apply(r, &map)
+                    MapApply.apply(r, map: &map, virtualSize: manifest.virtualSize, ifNewer: true)
                     nextSeq = max(nextSeq, r.seq + 1)
                 }
             }
             tables[seg] = table
-            end = LogPosition(segment: seg, offset: stopAt)
+            cut = stopAt
             switch stop {
             case .endOfFile:
                 break
-            case .zeroes:
+            case .malformed(let at, let reason):
+                throw LogImageError.corrupt("\(name): offset \(at): \(reason)")
+            case .failing(let at, let reason):
                 if !isLast {
-                    throw LogImageError.corrupt("\(name): zero block at offset \(stopAt) in a sealed segment")
+                    if let nz = try firstNonZero(h, from: at, size: size) {
+                        throw LogImageError.corrupt("\(name): offset \(at): \(reason) in a sealed segment (non-zero bytes at \(nz))")
+                    }
+                    break
                 }
-                if stopAt < size { torn = end }
-            case .invalid(let at, let reason):
-                if !isLast {
-                    throw LogImageError.corrupt("\(name): offset \(at): \(reason)")
+                if let proof = try flushedBeyond(sc, at: at, size: size) {
+                    throw LogImageError.corrupt("\(name): offset \(at): \(reason); the batch header at offset \(proof) says the log was flushed past it, so this is damage to flushed data, not a torn tail")
                 }
-                if let proof = try flushedBeyond(scanner, at: at, size: size) {
-                    throw LogImageError.corrupt("\(name): offset \(at): \(reason); the batch at offset \(proof) says the log was flushed past it, so this is damage to flushed data, not a torn tail")
-                }
-                torn = end
+                if at < size { torn = LogPosition(segment: seg, offset: at) }
             }
         }
-        if writable, let t = torn, t.segment == last {
-            // Cut the torn tail off before anything new is appended (Spec §8).
-            let h = handles[last]!
-            try h.truncate(to: Int64(t.offset))
-            try h.fullSync()
+
+        // Step 10: make the recovered log durable before anything is appended.
+        if writable {
+            if interruptedRoll {
+                handles[last] = try store.createSegment(last, header: SegmentHeader(uuid: manifest.uuid, segmentNumber: last, creationSeq: nextSeq).encode())
+            } else {
+                try handles[last]!.truncate(to: Int64(cut))
+                try handles[last]!.fullSync()
+            }
+            try store.syncDirectory()
         }
-        let pos = LogPosition(segment: last, offset: end.segment == last ? end.offset : UInt64(try handles[last]?.size() ?? Int64(Format.SegmentHeader.firstBatchOffset)))
-        if handles[last] == nil { handles[last] = try store.openSegment(last, writable: writable) }
+        let pos = LogPosition(segment: last, offset: cut)
         var state = EngineState(map: map, nextSeq: nextSeq, epoch: ckpt?.headEpoch ?? Format.initialEpoch,
-                                segments: handles, crcTables: tables, appendSegment: last, appendOffset: pos.offset,
+                                segments: handles, crcTables: tables, appendSegment: last, appendOffset: cut,
                                 written: pos, durable: pos, checkpointGeneration: ckpt?.generation ?? 0)
         state.sinceCheckpoint = 0
-        return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn)
+        return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 
-    /// Looks past an invalid batch for a valid one whose `flushed_upto` is
-    /// beyond it (Spec §8): its offset if found, else nil (a torn tail).
-    func flushedBeyond(_ scanner: SegmentScanner, at: UInt64, size: UInt64) throws -> UInt64? {
-        var block = [UInt8](repeating: 0, count: Format.blockSize)
-        var pos = at + UInt64(Format.blockSize)
-        while pos + UInt64(Format.blockSize) <= size {
-            if case .batch(let b) = try scanner.readBatch(at: pos, firstBlock: &block), b.header.flushedUpTo > at {
-                return pos
+    func headerValid(_ seg: UInt64, _ h: any FileHandle, size: UInt64) throws -> Bool {
+        var head = [UInt8](repeating: 0, count: Format.SegmentHeader.firstBatchOffset)
+        guard size >= UInt64(head.count) else { return false }
+        _ = try head.withUnsafeMutableBytes { try h.read(into: $0, at: 0) }
+        do {
+            _ = try head.withUnsafeBytes { try SegmentHeader.decode($0, path: store.segmentName(seg), uuid: manifest.uuid, segmentNumber: seg) }
+            return true
+        } catch let e as LogImageError where e.code == .corruption {
+            return false
+        }
+    }
+
+    /// Step 6: the newest checkpoint that is valid and usable (Spec §6, §8).
+    func chooseCheckpoint(segments: [UInt64], sizes: [UInt64: UInt64], skipped: inout [String]) throws -> Checkpoint? {
+        let present = Set(segments)
+        for g in try store.listCheckpoints().reversed() {
+            let name = store.checkpointName(g)
+            let c: Checkpoint
+            do {
+                c = try Checkpoint.decode(try store.readCheckpoint(g, limit: 1 << 40), path: name, uuid: manifest.uuid)
+            } catch let e as LogImageError where e.code == .corruption || e.code == .unsupportedFeature {
+                skipped.append(e.message)
+                continue
             }
-            pos += UInt64(Format.blockSize)
+            if let why = unusable(c, generation: g, segments: segments, present: present, sizes: sizes) {
+                skipped.append("\(name): \(why)")
+                continue
+            }
+            return c
         }
         return nil
     }
-}
 
-extension LogImage {
-    /// The record-to-map function recovery uses (seq wins, clipped to the disk).
-    static func mapApplier(manifest: Manifest) -> (RecordHeader, inout ExtentMap) -> Void {
-        return { r, map in
-            MapApply.apply(r, map: &map, virtualSize: manifest.virtualSize, ifNewer: true)
+    func unusable(_ c: Checkpoint, generation g: UInt64, segments: [UInt64], present: Set<UInt64>, sizes: [UInt64: UInt64]) -> String? {
+        if c.generation != g { return "generation \(c.generation) does not match the file name" }
+        guard let covered = sizes[c.coveredSegment] else { return "covers segment \(c.coveredSegment), which does not exist" }
+        if c.coveredOffset < first || c.coveredOffset > covered || c.coveredOffset % first != 0 {
+            return "covered_offset \(c.coveredOffset) is outside segment \(c.coveredSegment)"
         }
+        if let last = segments.last, !(c.coveredSegment...last).allSatisfy(present.contains) {
+            return "a segment between \(c.coveredSegment) and the last is missing"
+        }
+        let p = LogPosition(segment: c.coveredSegment, offset: c.coveredOffset)
+        var bad: String?
+        c.map.forEach { e in
+            guard bad == nil, e.kind == .data || e.kind == .compressed else { return }
+            if e.seq >= c.nextSeq { bad = "an entry's seq \(e.seq) is not below next_seq \(c.nextSeq)"; return }
+            let seg = UInt64(e.segment)
+            guard let size = sizes[seg] else { bad = "an entry points at missing segment \(seg)"; return }
+            let at = UInt64(e.sectorOffset) * 512
+            let len = e.kind == .data ? UInt64(e.count) * 512 : 16
+            if at + len > size || LogPosition(segment: seg, offset: at) >= p {
+                bad = "an entry points past the data the checkpoint covers (segment \(seg) offset \(at))"
+            }
+        }
+        return bad
+    }
+
+    /// Step 8: the offset of a block boundary past `at` holding an intact,
+    /// well-formed batch header whose `flushed_upto` is beyond `at`, if any.
+    func flushedBeyond(_ sc: SegmentScanner, at: UInt64, size: UInt64) throws -> UInt64? {
+        var block = [UInt8](repeating: 0, count: Format.blockSize)
+        var pos = at + first
+        while pos + first <= size {
+            if let h = try sc.intactHeader(at: pos, scratch: &block), h.countsViolation == nil, h.flushedUpTo > at {
+                return pos
+            }
+            pos += first
+        }
+        return nil
+    }
+
+    func firstNonZero(_ h: any FileHandle, from: UInt64, size: UInt64) throws -> UInt64? {
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        var pos = from
+        while pos < size {
+            let n = try block.withUnsafeMutableBytes { try h.read(into: $0, at: Int64(pos)) }
+            if n == 0 { return nil }
+            if let i = block[0..<n].firstIndex(where: { $0 != 0 }) { return pos + UInt64(i) }
+            pos += UInt64(n)
+        }
+        return nil
     }
 }

@@ -82,6 +82,7 @@ struct Checkpoint: Sendable {
             var map: ExtentMap?
             var epoch: UInt32 = Format.initialEpoch
             var o = hl
+            var seen = Set<UInt32>()
             let sections = Int(b.le32(C.offSectionCount))
             for _ in 0..<sections {
                 guard o + C.sectionHeaderSize <= b.count else { throw bad("section header past end of checkpoint at offset \(o)") }
@@ -89,6 +90,7 @@ struct Checkpoint: Sendable {
                 o += C.sectionHeaderSize
                 guard length <= UInt64(b.count - o) else { throw bad("section length \(length) past end at offset \(o - 8)") }
                 let len = Int(length)
+                guard seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
                     map = try decodeMap(UnsafeRawBufferPointer(rebasing: b[o..<o + len]), at: o, bad: bad)
@@ -121,9 +123,13 @@ struct Checkpoint: Sendable {
             let lba = s.le64(o), seq = s.le64(o + 8), count = s.le32(o + 16)
             guard let kind = ExtentKind(rawValue: s.u8(o + 20)) else { throw bad("map entry at offset \(base + o): kind \(s.u8(o + 20))") }
             let segment = s.le32(o + 24), sectorOffset = s.le32(o + 28)
-            guard count >= 1, count <= Extent.maxCount, seq < (1 << 48), segment < (1 << 30),
+            guard count >= 1, count <= Extent.maxCount, seq >= 1, seq < (1 << 48), segment < (1 << 30),
                   lba >= prevEnd, lba + UInt64(count) <= Format.Manifest.maxVirtualSize / 512 else {
                 throw bad("map entry at offset \(base + o) is out of range or out of order")
+            }
+            if kind == .compressed && sectorOffset % 8 != 0 { throw bad("compressed entry at offset \(base + o) is not block-aligned") }
+            if kind == .zero || kind == .trimmed {
+                guard segment == 0, sectorOffset == 0 else { throw bad("zero/trimmed entry at offset \(base + o) has a location") }
             }
             if kind == .data || kind == .compressed {
                 guard segment >= 1 else { throw bad("map entry at offset \(base + o) points at segment 0") }

@@ -98,8 +98,33 @@ struct BatchHeader: Equatable, Sendable {
         b.put32(crc, Format.Batch.offHeaderCRC)
     }
 
-    /// Parses the fixed 64 bytes at the start of `b` without checking the CRC;
-    /// nil when the magic or the counts are impossible.
+    /// Parses the fixed 64 bytes at the start of `b` without checking the CRC
+    /// or the counts; nil when the magic (H1) or `header_blocks` (H2) is impossible.
+    static func parseRaw(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
+        let B = Format.Batch.self
+        guard b.count >= B.headerSize, b.le32(B.offMagic) == B.magic else { return nil }
+        let h = BatchHeader(
+            recordCount: b.le32(B.offRecordCount), payloadBlocks: b.le32(B.offPayloadBlocks),
+            headerBlocks: b.le16(B.offHeaderBlocks), flags: b.le16(B.offFlags),
+            segmentNumber: b.le64(B.offSegmentNumber), batchOffset: b.le64(B.offBatchOffset),
+            flushedUpTo: b.le64(B.offFlushedUpTo), imageTag: b.le64(B.offImageTag))
+        guard h.headerBlocks >= 1, Int(h.headerBlocks) <= B.maxHeaderBlocks else { return nil }
+        return h
+    }
+
+    /// The counts rules S1–S2 of Spec §5.2; nil when they hold.
+    var countsViolation: String? {
+        let B = Format.Batch.self
+        guard recordCount >= 1, recordCount <= UInt32(B.maxRecords), payloadBlocks <= UInt32(B.maxPayloadBlocks) else {
+            return "record_count \(recordCount) or payload_blocks \(payloadBlocks) out of range"
+        }
+        guard Int(headerBlocks) == Self.headerBlocks(records: Int(recordCount), payloadBlocks: Int(payloadBlocks)) else {
+            return "header_blocks \(headerBlocks) does not match its record and block counts"
+        }
+        return nil
+    }
+
+    /// Parses the fixed 64 bytes and checks the counts; nil when impossible.
     static func parseFixed(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
         let B = Format.Batch.self
         guard b.count >= B.headerSize, b.le32(B.offMagic) == B.magic else { return nil }
@@ -110,8 +135,7 @@ struct BatchHeader: Equatable, Sendable {
             flushedUpTo: b.le64(B.offFlushedUpTo), imageTag: b.le64(B.offImageTag))
         guard h.recordCount >= 1, h.recordCount <= UInt32(B.maxRecords),
               h.payloadBlocks <= UInt32(B.maxPayloadBlocks),
-              Int(h.headerBlocks) >= headerBlocks(records: Int(h.recordCount), payloadBlocks: Int(h.payloadBlocks)),
-              Int(h.headerBlocks) <= B.maxHeaderBlocks
+              Int(h.headerBlocks) == headerBlocks(records: Int(h.recordCount), payloadBlocks: Int(h.payloadBlocks))
         else { return nil }
         return h
     }

@@ -34,6 +34,9 @@ struct SegmentHeader: Equatable, Sendable {
         guard version == H.version else {
             throw LogImageError(.unsupportedFeature, "\(path): segment version \(version) unknown")
         }
+        guard b.le32(H.offHeaderLength) == UInt32(H.headerLength) else {
+            throw LogImageError.corrupt("\(path): segment header_length \(b.le32(H.offHeaderLength)), expected \(H.headerLength)")
+        }
         let stored = b.le32(H.offHeaderCRC)
         let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<H.headerLength]), zeroing: H.offHeaderCRC)
         guard stored == computed else {

@@ -79,6 +79,10 @@ package struct DirectoryImageStore: ImageStore {
         try fs.lockDirectory(path, exclusive: exclusive)
     }
 
+    package func syncDirectory() throws {
+        try fs.syncDirectory(path)
+    }
+
     package func removeTemporaryFiles() throws {
         var removed = false
         for name in try fs.list(path) where name.hasSuffix(Format.tempSuffix) {

@@ -35,6 +35,8 @@ package protocol ImageStore: Sendable {
 
     /// Takes the image's writer (exclusive) or reader (shared) lock.
     func lock(exclusive: Bool) throws -> any DirectoryLock
+    /// Makes the creation, renaming and deletion of objects durable (fsync of the directory).
+    func syncDirectory() throws
     /// Deletes leftovers of interrupted atomic replacements (`*.tmp`).
     func removeTemporaryFiles() throws
 }
