@@ -1,0 +1,171 @@
+import Foundation
+import XCTest
+@testable import LogImage
+
+/// Pins every constant in FormatConstants.swift to the tables of
+/// Spec/format.md (LevelDB's `static_assert` on the header size, done against
+/// the document): a change to either without the other fails here.
+final class SpecConstantsTests: XCTestCase {
+    static let specURL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Spec/format.md")
+
+    static let spec: String = (try? String(contentsOf: specURL, encoding: .utf8)) ?? ""
+
+    /// The text of the section whose heading starts with `heading` (e.g. "## §4"), up to the next heading of any level.
+    func section(_ heading: String) -> String {
+        let lines = Self.spec.components(separatedBy: "\n")
+        guard let i = lines.firstIndex(where: { $0.hasPrefix(heading + " ") }) else {
+            XCTFail("Spec/format.md has no heading \(heading)")
+            return ""
+        }
+        var out: [String] = []
+        for line in lines[(i + 1)...] {
+            if line.hasPrefix("## ") || (line.hasPrefix("### §")) { break }
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// Asserts a table row `| a - b | name |` (or `| a | name |` for one byte).
+    func assertField(_ text: String, _ name: String, at offset: Int, size: Int, _ where_: String, line: UInt = #line) {
+        let range = size == 1 ? "\(offset)" : "\(offset) - \(offset + size - 1)"
+        XCTAssertTrue(text.contains("| \(range) | \(name) |"), "\(where_): expected row '| \(range) | \(name) |'", line: line)
+    }
+
+    func testSpecIsPresent() {
+        XCTAssertFalse(Self.spec.isEmpty, "cannot read \(Self.specURL.path)")
+    }
+
+    func testManifestTable() {
+        let M = Format.Manifest.self, t = section("## §4")
+        for (n, o, s) in [("magic", M.offMagic, 8), ("version", M.offVersion, 4), ("header_crc", M.offHeaderCRC, 4),
+                          ("header_length", M.offHeaderLength, 4), ("incompatible", M.offIncompatible, 8),
+                          ("compatible", M.offCompatible, 8), ("autoclear", M.offAutoclear, 8), ("uuid", M.offUUID, 16),
+                          ("virtual_size", M.offVirtualSize, 8), ("sector_size", M.offSectorSize, 4),
+                          ("segment_size", M.offSegmentSize, 4), ("default_codec", M.offDefaultCodec, 1),
+                          ("checkpoint_interval_mib", M.offCheckpointInterval, 4), ("creation_time", M.offCreationTime, 8),
+                          ("generation", M.offGeneration, 8)] {
+            assertField(t, n, at: o, size: s, "§4")
+        }
+        XCTAssertTrue(t.contains("`manifest` is exactly \(M.fileSize) bytes long"))
+        XCTAssertTrue(t.contains("Version 1 writes \(M.headerLength)"))
+        XCTAssertTrue(t.contains(hexBytes(M.magic)))
+        XCTAssertEqual(M.minSegmentSize, 1 << 20); XCTAssertTrue(t.contains("at least 1 MiB (2^20), at most 2 GiB (2^31)"))
+        XCTAssertEqual(M.maxSegmentSize, 1 << 31)
+        XCTAssertTrue(t.contains("Creators use 64 MiB by default")); XCTAssertEqual(M.defaultSegmentSize, 64 << 20)
+        XCTAssertTrue(t.contains("0 means the default, \(M.defaultCheckpointIntervalMiB)"))
+        XCTAssertTrue(t.contains("at most 2^55")); XCTAssertEqual(M.maxVirtualSize, 1 << 55)
+        XCTAssertTrue(t.contains("| \(Format.sectorSize). |"))
+    }
+
+    func testSegmentHeaderTable() {
+        let H = Format.SegmentHeader.self, t = section("### §5.1")
+        for (n, o, s) in [("magic", H.offMagic, 8), ("version", H.offVersion, 4), ("header_crc", H.offHeaderCRC, 4),
+                          ("header_length", H.offHeaderLength, 4), ("uuid", H.offUUID, 16),
+                          ("segment_number", H.offSegmentNumber, 8), ("creation_seq", H.offCreationSeq, 8)] {
+            assertField(t, n, at: o, size: s, "§5.1")
+        }
+        XCTAssertTrue(t.contains(hexBytes(H.magic)))
+        XCTAssertTrue(t.contains("the first batch starts at byte \(H.firstBatchOffset)"))
+        XCTAssertTrue(t.contains("| \(H.headerLength). Version 1 has no other value."))
+    }
+
+    func testBatchHeaderTable() {
+        let B = Format.Batch.self, t = section("### §5.2")
+        for (n, o, s) in [("magic", B.offMagic, 4), ("header_crc", B.offHeaderCRC, 4), ("record_count", B.offRecordCount, 4),
+                          ("payload_blocks", B.offPayloadBlocks, 4), ("header_blocks", B.offHeaderBlocks, 2), ("flags", B.offFlags, 2),
+                          ("segment_number", B.offSegmentNumber, 8), ("batch_offset", B.offBatchOffset, 8),
+                          ("flushed_upto", B.offFlushedUpTo, 8), ("image_tag", B.offImageTag, 8)] {
+            assertField(t, n, at: o, size: s, "§5.2")
+        }
+        XCTAssertTrue(t.contains("0x\(String(B.magic, radix: 16).uppercased())"))
+        XCTAssertTrue(t.contains("Number of records: 1 to \(B.maxRecords)."))
+        XCTAssertTrue(t.contains("0 to \(B.maxPayloadBlocks)."))
+        XCTAssertTrue(t.contains("1 to \(B.maxHeaderBlocks)."))
+        XCTAssertEqual(BatchHeader.headerBlocks(records: 59, payloadBlocks: 59), 1)
+        XCTAssertTrue(t.contains("up to 59 records"))
+    }
+
+    func testRecordHeaderTable() {
+        let R = Format.Record.self, t = section("### §5.3")
+        XCTAssertEqual(R.headerSize, 64); XCTAssertTrue(t.contains("Each record header is \(R.headerSize) bytes."))
+        for (n, o, s) in [("type", R.offType, 1), ("codec", R.offCodec, 1), ("flags", R.offFlags, 2),
+                          ("header_crc", R.offHeaderCRC, 4), ("seq", R.offSeq, 8), ("epoch", R.offEpoch, 4),
+                          ("sectors", R.offSectors, 4), ("lba", R.offLBA, 8), ("stored_length", R.offStoredLength, 4),
+                          ("payload_crc", R.offPayloadCRC, 4), ("segment_number", R.offSegmentNumber, 8),
+                          ("payload_offset", R.offPayloadOffset, 8), ("aux", R.offAux, 8)] {
+            assertField(t, n, at: o, size: s, "§5.3")
+        }
+        XCTAssertTrue(t.contains("most **\(R.maxDataSectors) sectors**"))
+        XCTAssertTrue(t.contains("has seq **\(Format.firstSeq)**"))
+        XCTAssertTrue(t.contains("writes into epoch **\(Format.initialEpoch)**"))
+    }
+
+    func testRecordTypesAndCodecs() {
+        let t = section("### §5.4")
+        for (v, n) in [(Format.RecordType.data, "DATA"), (.zero, "ZERO"), (.trim, "TRIM"), (.snapshot, "SNAPSHOT"),
+                       (.snapshotDelete, "SNAPSHOT_DELETE"), (.epoch, "EPOCH"), (.checkpoint, "CHECKPOINT")] {
+            XCTAssertTrue(t.contains("| \(v.rawValue) | \(n) |"), "§5.4 row for \(n)")
+        }
+        XCTAssertTrue(t.contains("| \(Format.Record.firstIgnorableType) - 255 |"))
+        let c = section("### §5.5")
+        let F = Format.CompressedFrame.self
+        for (n, o, s) in [("uncompressed_length", F.offUncompressedLength, 4), ("compressed_length", F.offCompressedLength, 4), ("lba", F.offLBA, 8)] {
+            assertField(c, n, at: o, size: s, "§5.5")
+        }
+        XCTAssertTrue(c.contains("this format's own \(F.headerSize)-byte"))
+        XCTAssertTrue(c.contains("at most **\(Format.Record.maxCompressedSectors) sectors**"))
+        XCTAssertEqual(Format.Codec.none.rawValue, 0); XCTAssertEqual(Format.Codec.lz4.rawValue, 1)
+        XCTAssertTrue(c.contains("**Codec 0 (none).**") && c.contains("**Codec 1 (LZ4).**"))
+    }
+
+    func testCheckpointTables() {
+        let C = Format.Checkpoint.self, t = section("### §6.1")
+        for (n, o, s) in [("magic", C.offMagic, 8), ("version", C.offVersion, 4), ("header_crc", C.offHeaderCRC, 4),
+                          ("header_length", C.offHeaderLength, 4), ("section_count", C.offSectionCount, 4),
+                          ("generation", C.offGeneration, 8), ("covered_segment", C.offCoveredSegment, 8),
+                          ("covered_offset", C.offCoveredOffset, 8), ("next_seq", C.offNextSeq, 8),
+                          ("body_crc", C.offBodyCRC, 4), ("uuid", C.offUUID, 16), ("body_length", C.offBodyLength, 8)] {
+            assertField(t, n, at: o, size: s, "§6.1")
+        }
+        XCTAssertTrue(t.contains(hexBytes(C.magic)))
+        XCTAssertTrue(t.contains("| \(C.headerLength). Version 1 has no other value."))
+        let sec = section("### §6.2")
+        XCTAssertTrue(sec.contains("\(C.sectionHeaderSize)-byte section header"))
+        XCTAssertTrue(sec.contains("\(C.sectionHeadMap) HEAD_MAP (§6.3), \(C.sectionHeadEpoch) HEAD_EPOCH (§6.4)"))
+        XCTAssertEqual(C.sectionFlagRequired, 1); XCTAssertTrue(sec.contains("Bit 0, REQUIRED"))
+        let map = section("### §6.3")
+        XCTAssertTrue(map.contains("sequence of \(C.entrySize)-byte entries"))
+        for (n, o, s) in [("lba", 0, 8), ("seq", 8, 8), ("sectors", 16, 4), ("kind", 20, 1), ("segment", 24, 4), ("sector_offset", 28, 4)] {
+            assertField(map, n, at: o, size: s, "§6.3")
+        }
+        for (k, v) in [(ExtentKind.data, "0 data"), (.compressed, "1 compressed data"), (.zero, "2 zero"), (.trimmed, "3 trimmed")] {
+            XCTAssertEqual(Format.ExtentKind(rawValue: k.rawValue).map { "\($0.rawValue)" }, String(v.prefix(1)))
+            XCTAssertTrue(map.contains(v))
+        }
+    }
+
+    func testFeatureBits() {
+        let t = section("## §9")
+        XCTAssertTrue(t.contains("| 0x\(String(repeating: "0", count: 15))1 | 0 | `LZ4` | incompatible |"))
+        XCTAssertEqual(Format.Incompatible.lz4, 1 << 0)
+        XCTAssertEqual(Format.Incompatible.known, Format.Incompatible.lz4)
+        XCTAssertEqual(Format.Compatible.known, 0); XCTAssertTrue(t.contains("| — | 0 - 63 | — | compatible | None defined. |"))
+        XCTAssertEqual(Format.Autoclear.known, 0); XCTAssertTrue(t.contains("| — | 0 - 63 | — | autoclear | None defined. |"))
+    }
+
+    func testFileNamesAndChecksum() {
+        let t = section("## §3")
+        XCTAssertTrue(t.contains("`\(Format.segmentPrefix)"), "§3 names segment files")
+        XCTAssertTrue(t.contains(Format.checkpointPrefix))
+        XCTAssertTrue(t.contains(Format.tempSuffix))
+        let c = section("## §2")
+        XCTAssertTrue(c.contains("0xE3069283"))
+        XCTAssertEqual(CRC32C.checksum(Array("123456789".utf8)), 0xE306_9283)
+    }
+
+    func hexBytes(_ b: [UInt8]) -> String {
+        b.map { let s = String($0, radix: 16).uppercased(); return s.count == 1 ? "0" + s : s }.joined(separator: " ")
+    }
+}
