@@ -97,10 +97,20 @@ extension LogImage {
         }
     }
 
+    /// Most segment files kept open for reads at once.
+    static let maxOpenSegments = 256
+
     /// The open file of a segment, opening it on first use. Caller holds the state lock.
     func handle(_ s: inout EngineState, _ segment: UInt64) throws -> any FileHandle {
         if let h = s.segments[segment] { return h }
         let h = try store.openSegment(segment, writable: false)
+        if s.segments.count >= Self.maxOpenSegments {
+            // Bound open files: drop sealed segments' handles (reads in flight keep theirs).
+            for key in s.segments.keys where key != s.appendSegment && key != segment {
+                s.segments[key] = nil
+                if s.segments.count < Self.maxOpenSegments / 2 { break }
+            }
+        }
         s.segments[segment] = h
         return h
     }

@@ -30,10 +30,16 @@ struct Recovery {
         guard let last = segments.last else { throw LogImageError.corrupt("\(store.name): image has no segments") }
         var handles: [UInt64: any FileHandle] = [:]
         var sizes: [UInt64: UInt64] = [:]
+        // Sizes of all segments (for the checkpoint checks); files stay open
+        // only for the last segment and those the scan reads.
         for seg in segments {
-            let h = try store.openSegment(seg, writable: writable && seg == last)
-            handles[seg] = h
-            sizes[seg] = UInt64(try h.size())
+            if seg == last {
+                let h = try store.openSegment(seg, writable: writable)
+                handles[seg] = h
+                sizes[seg] = UInt64(try h.size())
+            } else {
+                sizes[seg] = try store.segmentSize(seg)
+            }
         }
         let interruptedRoll = try !headerValid(last, handles[last]!, size: sizes[last]!)
         if interruptedRoll {
@@ -69,7 +75,9 @@ struct Recovery {
         for seg in segments where seg >= start.segment {
             let isLast = seg == last
             let name = store.segmentName(seg)
-            let h = handles[seg]!, size = sizes[seg]!
+            let h = try handles[seg] ?? store.openSegment(seg, writable: false)
+            handles[seg] = h
+            let size = sizes[seg]!
             if isLast && interruptedRoll { tables[seg] = CRCTable(); cut = first; torn = LogPosition(segment: seg, offset: 0); continue }
             if !isLast {
                 guard try headerValid(seg, h, size: size) else {

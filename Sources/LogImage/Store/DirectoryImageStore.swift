@@ -46,6 +46,10 @@ package struct DirectoryImageStore: ImageStore {
         try fs.open(segmentName(number), mode: writable ? .readWrite : .readOnly)
     }
 
+    package func segmentSize(_ number: UInt64) throws -> UInt64 {
+        UInt64(try fs.open(segmentName(number), mode: .readOnly).size())
+    }
+
     package func deleteSegment(_ number: UInt64) throws {
         try fs.unlink(segmentName(number))
         try fs.syncDirectory(path)

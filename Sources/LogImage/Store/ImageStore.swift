@@ -14,6 +14,8 @@ package protocol ImageStore: Sendable {
     func createSegment(_ number: UInt64, header: [UInt8]) throws -> any FileHandle
     /// Opens an existing segment for reads (and appends when `writable`).
     func openSegment(_ number: UInt64, writable: Bool) throws -> any FileHandle
+    /// The current size of segment `number` in bytes.
+    func segmentSize(_ number: UInt64) throws -> UInt64
     /// Deletes a segment. Its data must no longer be referenced by any durable checkpoint.
     func deleteSegment(_ number: UInt64) throws
     /// Where segment `number` lives, for messages.
