@@ -164,7 +164,7 @@ struct Checker {
         }
     }
 
-    func firstNonZeroBlock(_ h: any FileHandle, from: UInt64, size: UInt64) throws -> UInt64? {
+    func firstNonZeroBlock(_ h: any StorageFile, from: UInt64, size: UInt64) throws -> UInt64? {
         var block = [UInt8](repeating: 0, count: 4096)
         var pos = from
         while pos < size {

@@ -28,7 +28,7 @@ extension LogImage {
 
     /// A piece of a read that needs a pread.
     struct ReadPiece {
-        var handle: any FileHandle
+        var handle: any StorageFile
         var segment: UInt64
         var extent: Extent
         /// CRCs of the blocks the piece covers (compressed: up to 16 from the frame start; nil = unknown).
@@ -101,7 +101,7 @@ extension LogImage {
     static let maxOpenSegments = 256
 
     /// The open file of a segment, opening it on first use. Caller holds the state lock.
-    func handle(_ s: inout EngineState, _ segment: UInt64) throws -> any FileHandle {
+    func handle(_ s: inout EngineState, _ segment: UInt64) throws -> any StorageFile {
         if let h = s.segments[segment] { return h }
         let h = try store.openSegment(segment, writable: false)
         if s.segments.count >= Self.maxOpenSegments {

@@ -72,7 +72,7 @@ struct EngineState: Sendable {
     var nextSeq: UInt64
     var epoch: UInt32
     /// Open file of every segment the engine has read or written.
-    var segments: [UInt64: any FileHandle]
+    var segments: [UInt64: any StorageFile]
     var crcTables: [UInt64: CRCTable]
     /// Segment the next batch goes into, and where.
     var appendSegment: UInt64
@@ -116,5 +116,5 @@ struct EngineState: Sendable {
 /// Holding it serialises log writes, syncs and segment roll-overs.
 struct IOState: Sendable {
     var segment: UInt64
-    var handle: any FileHandle
+    var handle: any StorageFile
 }

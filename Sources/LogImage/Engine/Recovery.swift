@@ -18,7 +18,7 @@ struct Recovery {
 
     private var first: UInt64 { UInt64(Format.SegmentHeader.firstBatchOffset) }
 
-    func scanner(_ h: any FileHandle, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
+    func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
         SegmentScanner(handle: h, path: store.segmentName(seg), segmentNumber: seg, imageTag: manifest.imageTag,
                        fileSize: size, verifyPayloads: payloads,
                        allowLZ4: manifest.incompatible & Format.Incompatible.lz4 != 0)
@@ -28,7 +28,7 @@ struct Recovery {
         // Step 5: segments, and the last one's header.
         let segments = try store.listSegments()
         guard let last = segments.last else { throw LogImageError.corrupt("\(store.name): image has no segments") }
-        var handles: [UInt64: any FileHandle] = [:]
+        var handles: [UInt64: any StorageFile] = [:]
         var sizes: [UInt64: UInt64] = [:]
         // Sizes of all segments (for the checkpoint checks); files stay open
         // only for the last segment and those the scan reads.
@@ -141,7 +141,7 @@ struct Recovery {
         return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 
-    func headerValid(_ seg: UInt64, _ h: any FileHandle, size: UInt64) throws -> Bool {
+    func headerValid(_ seg: UInt64, _ h: any StorageFile, size: UInt64) throws -> Bool {
         var head = [UInt8](repeating: 0, count: Format.SegmentHeader.firstBatchOffset)
         guard size >= UInt64(head.count) else { return false }
         _ = try head.withUnsafeMutableBytes { try h.read(into: $0, at: 0) }
@@ -213,7 +213,7 @@ struct Recovery {
         return nil
     }
 
-    func firstNonZero(_ h: any FileHandle, from: UInt64, size: UInt64) throws -> UInt64? {
+    func firstNonZero(_ h: any StorageFile, from: UInt64, size: UInt64) throws -> UInt64? {
         var block = [UInt8](repeating: 0, count: 1 << 16)
         var pos = from
         while pos < size {

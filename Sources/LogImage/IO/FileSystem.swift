@@ -27,7 +27,7 @@ package enum FileKind: Sendable, Equatable {
 /// implementations must be safe to call from many threads.
 package protocol FileSystem: Sendable {
     /// Opens a file. The returned handle closes itself when released.
-    func open(_ path: String, mode: FileOpenMode) throws -> any FileHandle
+    func open(_ path: String, mode: FileOpenMode) throws -> any StorageFile
     /// Creates one directory (its parent must exist).
     func createDirectory(_ path: String) throws
     /// Names in a directory, without "." and "..", in no particular order.
@@ -47,7 +47,7 @@ package protocol FileSystem: Sendable {
 }
 
 /// An open file. Offsets are bytes from the start of the file.
-package protocol FileHandle: AnyObject, Sendable {
+package protocol StorageFile: AnyObject, Sendable {
     /// Reads up to `buffer.count` bytes at `offset` (pread); fewer only at end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
     /// Writes all of `bytes` at `offset` (pwrite, repeated until done).
@@ -67,7 +67,7 @@ package protocol FileHandle: AnyObject, Sendable {
 /// An advisory lock; released when the object is released.
 package protocol DirectoryLock: AnyObject, Sendable {}
 
-extension FileHandle {
+extension StorageFile {
     /// Reads exactly `buffer.count` bytes or throws `.corruption` naming `path`.
     func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws {
         let n = try read(into: buffer, at: offset)

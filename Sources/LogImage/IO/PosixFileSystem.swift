@@ -14,7 +14,7 @@ import Darwin
 package struct PosixFileSystem: FileSystem {
     package init() {}
 
-    package func open(_ path: String, mode: FileOpenMode) throws -> any FileHandle {
+    package func open(_ path: String, mode: FileOpenMode) throws -> any StorageFile {
         let access: FileDescriptor.AccessMode = mode == .readOnly ? .readOnly : .readWrite
         var options: FileDescriptor.OpenOptions = [.closeOnExec]
         switch mode {
@@ -108,7 +108,7 @@ final class PosixDirectoryLock: DirectoryLock {
 }
 
 /// A file descriptor owned by this object; closed in `deinit`.
-final class PosixFileHandle: FileHandle {
+final class PosixFileHandle: StorageFile {
     let fd: FileDescriptor
     let path: String
 

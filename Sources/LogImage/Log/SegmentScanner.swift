@@ -28,7 +28,7 @@ enum ScanStop: Equatable, Sendable {
 /// thrown, because at the tail of the last segment it is the normal end of a
 /// log after a crash.
 struct SegmentScanner {
-    let handle: any FileHandle
+    let handle: any StorageFile
     let path: String
     let segmentNumber: UInt64
     let imageTag: UInt64

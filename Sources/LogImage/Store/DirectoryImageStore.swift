@@ -34,7 +34,7 @@ package struct DirectoryImageStore: ImageStore {
         try fs.list(path).compactMap { Self.number(in: $0, prefix: Format.segmentPrefix, suffix: Format.segmentSuffix) }.sorted()
     }
 
-    package func createSegment(_ number: UInt64, header: [UInt8]) throws -> any FileHandle {
+    package func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
         let h = try fs.open(segmentName(number), mode: .createOrTruncate)
         try header.withUnsafeBytes { try h.write($0, at: 0) }
         try h.sync()
@@ -42,7 +42,7 @@ package struct DirectoryImageStore: ImageStore {
         return h
     }
 
-    package func openSegment(_ number: UInt64, writable: Bool) throws -> any FileHandle {
+    package func openSegment(_ number: UInt64, writable: Bool) throws -> any StorageFile {
         try fs.open(segmentName(number), mode: writable ? .readWrite : .readOnly)
     }
 

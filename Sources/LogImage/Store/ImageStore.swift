@@ -11,9 +11,9 @@ package protocol ImageStore: Sendable {
     func listSegments() throws -> [UInt64]
     /// Creates segment `number` holding `header` (its first block), makes the
     /// file and its directory entry durable, and returns it open for appends.
-    func createSegment(_ number: UInt64, header: [UInt8]) throws -> any FileHandle
+    func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile
     /// Opens an existing segment for reads (and appends when `writable`).
-    func openSegment(_ number: UInt64, writable: Bool) throws -> any FileHandle
+    func openSegment(_ number: UInt64, writable: Bool) throws -> any StorageFile
     /// The current size of segment `number` in bytes.
     func segmentSize(_ number: UInt64) throws -> UInt64
     /// Deletes a segment. Its data must no longer be referenced by any durable checkpoint.
