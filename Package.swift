@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LogImage", targets: ["LogImage"]),
         .library(name: "Compactor", targets: ["Compactor"]),
         .executable(name: "logimg", targets: ["logimg"]),
+        .executable(name: "logimg-bench", targets: ["logimg-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -15,7 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // liblz4 from Debian's liblz4-dev (Spec/format.md §6.3, codec 1).
+        // liblz4 from Debian's liblz4-dev (Spec/format.md §5.5, codec 1).
         .systemLibrary(
             name: "CLZ4",
             pkgConfig: "liblz4",
@@ -42,6 +43,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // In-process engine benchmark (bench/engine.sh); build with -c release.
+        .executableTarget(name: "logimg-bench", dependencies: ["LogImage"]),
         .target(
             name: "LogImageTestSupport",
             dependencies: ["LogImage"],
@@ -52,5 +55,7 @@ let package = Package(
             dependencies: ["LogImage", "LogImageTestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        // Runs the built `logimg` binary (swift build --build-tests builds it).
+        .testTarget(name: "logimgCLITests", dependencies: ["LogImage", "LogImageTestSupport"]),
     ]
 )

@@ -8,6 +8,7 @@ extension LogImage {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         let (lba, sectors) = try checkRange(offset: offset, length: UInt64(buffer.count), writing: false)
         if sectors == 0 { return }
+        if try readFast(lba: lba, sectors: sectors, into: buffer) { return }
         while true {
             let plan = try planRead(lba: lba, sectors: sectors, into: buffer)
             if !plan.missingTables.isEmpty {
@@ -24,6 +25,52 @@ extension LogImage {
         var out = [UInt8](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
         return out
+    }
+
+    /// Up to 8 block CRCs, stored inline so the common read allocates nothing.
+    struct InlineCRCs {
+        var v: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0)
+        subscript(i: Int) -> UInt32 {
+            get { withUnsafeBytes(of: v) { $0.load(fromByteOffset: i * 4, as: UInt32.self) } }
+            set { withUnsafeMutableBytes(of: &v) { $0.storeBytes(of: newValue, toByteOffset: i * 4, as: UInt32.self) } }
+        }
+    }
+
+    /// The common case without allocation: the whole range is one block-aligned
+    /// data extent of at most 32 KiB already written to its segment. Returns
+    /// false (having done nothing) when the general path is needed.
+    private func readFast(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0 else { return false }
+        let found = state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
+            if s.closed { return nil }
+            var hit: Extent?
+            var pieces = 0
+            s.map.forEach(in: lba..<lba + sectors) { e in pieces += 1; hit = e }
+            guard pieces == 1, let e = hit, e.kind == .data, e.lba == lba, e.count == UInt32(sectors),
+                  e.sectorOffset % 8 == 0 else { return nil }
+            let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
+            guard s.unwrittenBatch(segment: seg, offset: at) == nil, let h = s.segments[seg],
+                  let table = s.crcTables[seg], table.coveredEnd > at else { return nil }
+            var crcs = InlineCRCs()
+            let first = Int(at / 4096)
+            for i in 0..<Int(sectors / 8) {
+                guard let c = table.crc(block: first + i) else { return nil }
+                crcs[i] = c
+            }
+            return (h, seg, at, crcs)
+        }
+        guard let (h, seg, at, crcs) = found else { return false }
+        let n = try h.read(into: buffer, at: Int64(at))
+        if n != buffer.count {
+            throw LogImageError.corrupt("\(store.segmentName(seg)): short read at offset \(at): wanted \(buffer.count) bytes, file ends after \(n)")
+        }
+        for i in 0..<buffer.count / 4096 {
+            let got = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[i * 4096..<(i + 1) * 4096]))
+            if got != crcs[i] {
+                throw LogImageError.corrupt("\(store.segmentName(seg)): block at offset \(at + UInt64(i * 4096)) fails its checksum (stored \(hex32(crcs[i])), computed \(hex32(got)))")
+            }
+        }
+        return true
     }
 
     /// A piece of a read that needs a pread.

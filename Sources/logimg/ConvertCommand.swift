@@ -1,0 +1,321 @@
+import ArgumentParser
+import Foundation
+import LogImage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `logimg convert [-f auto|raw|limg] [-O limg|raw] [--compression none|lz4] [--segment-size SIZE] SRC DST`
+///
+/// Copies the guest-visible contents of SRC into a new DST. Holes, zeroed
+/// ranges and all-zero 4 KiB blocks are not copied: a limg destination does
+/// not store them, a raw destination leaves them sparse.
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Copy a disk image into a new image of another (or the same) format.",
+        discussion: """
+            The source format is detected: a directory with a manifest is limg; \
+            a regular file or block device is raw. qcow2, VMDK, VHDX, VHD and VDI \
+            sources need qemu-img interop, which is not implemented yet.
+            DST must not exist. A progress bar is shown when stderr is a terminal.
+
+            Examples:
+              logimg convert disk.raw disk.limg
+              logimg convert -O raw disk.limg disk.raw
+              logimg convert --compression lz4 old.limg packed.limg
+            """
+    )
+
+    enum SourceFormat: String, ExpressibleByArgument, CaseIterable { case auto, raw, limg }
+    enum DestinationFormat: String, ExpressibleByArgument, CaseIterable { case limg, raw }
+
+    @Option(name: [.customShort("f"), .customLong("source-format")], help: "Source format: auto, raw or limg.")
+    var sourceFormat: SourceFormat = .auto
+
+    @Option(name: [.customShort("O"), .customLong("output-format")], help: "Destination format: limg or raw.")
+    var outputFormat: DestinationFormat = .limg
+
+    @Option(name: .long, help: "limg destination: compression none or lz4 (default: the source's, else none).")
+    var compression: CompressionOption?
+
+    @Option(name: .long, help: "limg destination: segment size (default: the source's, else 64M).",
+            transform: SizeParser.parseSegmentSize)
+    var segmentSize: Int?
+
+    @Argument(help: "Source image: raw file, block device or NAME.limg directory.")
+    var source: String
+
+    @Argument(help: "Destination to create (must not exist).")
+    var destination: String
+
+    func validate() throws {
+        if outputFormat == .raw && (compression != nil || segmentSize != nil) {
+            throw ValidationError("--compression and --segment-size apply only to -O limg")
+        }
+    }
+
+    func run() throws {
+        let format = try sourceFormat == .auto ? Self.detect(source) : (sourceFormat == .raw ? .raw : .limg)
+        var st = stat()
+        if lstat(destination, &st) == 0 {
+            throw CLIError("'\(destination)' already exists; convert creates a new destination and never overwrites")
+        }
+
+        let src: any ConvertSource = format == .raw
+            ? try RawSource(RawFile.openForReading(source))
+            : try LimgSource(LogImage.open(at: source, mode: .readOnly))
+
+        let dst: any ConvertDestination
+        switch outputFormat {
+        case .raw:
+            dst = try RawDestination(path: destination, size: src.size)
+        case .limg:
+            var options = LogImage.CreateOptions(virtualSize: (src.size + 511) & ~511)
+            if let segmentSize { options.segmentSize = segmentSize } else if let s = src.segmentSize { options.segmentSize = s }
+            options.compression = (compression ?? src.compression ?? .none) == .lz4
+            dst = LimgDestination(try LogImage.create(at: destination, options: options), path: destination)
+        }
+
+        let start = monotonicSeconds()
+        let stored: UInt64
+        do {
+            stored = try Converter(source: src, destination: dst).run()
+            try dst.finish()
+        } catch {
+            dst.abort()
+            throw error
+        }
+        let seconds = max(monotonicSeconds() - start, 1e-6)
+        let rate = SizeParser.human(UInt64(Double(src.size) / seconds))
+        print("converted \(SizeParser.human(src.size)) in \(String(format: "%.1f", seconds)) s (\(rate)/s), \(SizeParser.human(stored)) stored")
+    }
+
+    /// Known foreign formats by their first bytes.
+    static let foreignMagics: [(magic: [UInt8], name: String)] = [
+        (Array("QFI".utf8) + [0xFB], "qcow2"),
+        (Array("KDMV".utf8), "VMDK"),
+        (Array("# Disk DescriptorFile".utf8), "VMDK (descriptor)"),
+        (Array("vhdxfile".utf8), "VHDX"),
+        (Array("conectix".utf8), "VHD (vpc)"),
+        (Array("<<< Oracle VM VirtualBox Disk Image >>>".utf8), "VDI"),
+    ]
+
+    /// The format of `path`, or an error saying why it cannot be converted.
+    static func detect(_ path: String) throws -> SourceFormat {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw CLIError.errno("could not open", path) }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            guard access(path + "/manifest", F_OK) == 0 else {
+                throw CLIError("'\(path)' is a directory but not a logimg image (no manifest)")
+            }
+            return .limg
+        case S_IFREG, S_IFBLK:
+            let file = try RawFile.openForReading(path)
+            var head = [UInt8](repeating: 0, count: 64)
+            let n = try head.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+            let first = head[0..<n]
+            for (magic, name) in foreignMagics where first.starts(with: magic) {
+                throw CLIError("'\(path)' is a \(name) image; converting \(name) needs qemu-img interop, which is not implemented yet (convert it to raw with qemu-img first, or pass -f raw to copy the file's bytes as they are)")
+            }
+            if first.starts(with: Array("LIMG\r\n\u{1A}\n".utf8)) {
+                throw CLIError("'\(path)' is a logimg manifest; pass the image directory instead")
+            }
+            return .raw
+        default:
+            throw CLIError("'\(path)' is neither a regular file, a block device nor a logimg image")
+        }
+    }
+}
+
+// MARK: - The copy loop
+
+/// Where convert reads from.
+protocol ConvertSource {
+    /// Bytes of guest-visible data.
+    var size: UInt64 { get }
+    /// Settings a limg destination inherits when not given.
+    var segmentSize: Int? { get }
+    var compression: CompressionOption? { get }
+    /// Visits `[start, end)` as `(start, end, kind)` runs in order.
+    func ranges(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws
+    /// Reads `buffer.count` bytes at `offset` (past the end of a raw file reads zeros).
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws
+}
+
+/// Where convert writes to. The destination starts out reading all zeros.
+protocol ConvertDestination {
+    var size: UInt64 { get }
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws
+    /// A range the source marks as allocated zeros.
+    func writeZeroes(at offset: UInt64, length: UInt64) throws
+    /// Makes everything durable and closes.
+    func finish() throws
+    /// Closes and removes the partial destination after a failure.
+    func abort()
+}
+
+struct Converter {
+    let source: any ConvertSource
+    let destination: any ConvertDestination
+    static let chunk = 4 << 20
+    static let window: UInt64 = 256 << 20
+    static let block = 4096
+
+    /// Copies everything; returns the bytes of data written.
+    func run() throws -> UInt64 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        let zero = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.block, alignment: 4096)
+        defer { zero.deallocate() }
+        zero.initializeMemory(as: UInt8.self, repeating: 0)
+
+        let progress = ProgressBar(total: source.size)
+        defer { progress.finish() }
+        var stored: UInt64 = 0
+        var windowStart: UInt64 = 0
+        while windowStart < source.size {
+            let windowEnd = min(source.size, windowStart + Self.window)
+            try source.ranges(from: windowStart, to: windowEnd) { start, end, kind in
+                switch kind {
+                case .hole:
+                    break
+                case .zero:
+                    try destination.writeZeroes(at: start, length: end - start)
+                case .data:
+                    var pos = start
+                    while pos < end {
+                        let chunkEnd = min(end, (pos / UInt64(Self.chunk) + 1) * UInt64(Self.chunk))
+                        stored += try copy(pos, chunkEnd, buffer: buffer, zero: zero)
+                        pos = chunkEnd
+                        progress.update(pos)
+                    }
+                }
+            }
+            windowStart = windowEnd
+            progress.update(windowStart)
+        }
+        return stored
+    }
+
+    /// Copies `[start, end)` (at most one chunk), skipping all-zero 4 KiB blocks.
+    private func copy(_ start: UInt64, _ end: UInt64, buffer: UnsafeMutableRawBufferPointer,
+                      zero: UnsafeMutableRawBufferPointer) throws -> UInt64 {
+        // Reads and writes are whole 512-byte sectors; a raw source's odd tail reads as zeros.
+        let padded = min((end + 511) & ~511, max(destination.size, end)) - start
+        let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(padded)])
+        try source.read(into: piece, at: start)
+        let limit = min(start + padded, destination.size)
+        var stored: UInt64 = 0
+        var runStart: UInt64? = nil
+        var pos = start
+        func flushRun(_ runEnd: UInt64) throws {
+            guard let s = runStart else { return }
+            let e = min(runEnd, limit)
+            if e > s {
+                try destination.write(UnsafeRawBufferPointer(rebasing: buffer[Int(s - start)..<Int(e - start)]), at: s)
+                stored += e - s
+            }
+            runStart = nil
+        }
+        while pos < start + padded {
+            let blockEnd = min(start + padded, (pos / UInt64(Self.block) + 1) * UInt64(Self.block))
+            let isZero = memcmp(buffer.baseAddress! + Int(pos - start), zero.baseAddress!, Int(blockEnd - pos)) == 0
+            if isZero { try flushRun(pos) } else if runStart == nil { runStart = pos }
+            pos = blockEnd
+        }
+        try flushRun(pos)
+        return stored
+    }
+}
+
+// MARK: - Formats
+
+final class RawSource: ConvertSource {
+    let file: RawFile
+    let size: UInt64
+    var segmentSize: Int? { nil }
+    var compression: CompressionOption? { nil }
+
+    init(_ file: RawFile) throws {
+        self.file = file
+        self.size = try file.size()
+    }
+
+    func ranges(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
+        try file.ranges(from: start, to: end) { s, e, isData in try body(s, e, isData ? .data : .hole) }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        let n = try file.read(into: buffer, at: offset)
+        if n < buffer.count {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[n...]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+    }
+}
+
+final class LimgSource: ConvertSource {
+    let image: LogImage
+    let size: UInt64
+    let segmentSize: Int?
+    let compression: CompressionOption?
+
+    init(_ image: LogImage) throws {
+        self.image = image
+        let info = try image.info()
+        size = image.virtualSize
+        segmentSize = Int(info.segmentSize)
+        compression = CompressionOption(rawValue: info.compression)
+    }
+
+    deinit { try? image.close() }
+
+    func ranges(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
+        try image.allocation(at: start, length: end - start) { off, len, kind in try body(off, off + len, kind) }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        try image.read(into: buffer, at: offset)
+    }
+}
+
+final class RawDestination: ConvertDestination {
+    let file: RawFile
+    let path: String
+    let size: UInt64
+
+    init(path: String, size: UInt64) throws {
+        file = try RawFile.create(path)
+        self.path = path
+        self.size = size
+        do { try file.truncate(to: size) } catch { abort(); throw error }
+    }
+
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws { try file.write(data, at: offset) }
+    func writeZeroes(at offset: UInt64, length: UInt64) throws {}  // already zero: the file starts sparse
+    func finish() throws { try file.sync() }
+    func abort() { unlink(path) }
+}
+
+final class LimgDestination: ConvertDestination {
+    let image: LogImage
+    let path: String
+    var size: UInt64 { image.virtualSize }
+
+    init(_ image: LogImage, path: String) {
+        self.image = image
+        self.path = path
+    }
+
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws { try image.write(data, at: offset) }
+    func writeZeroes(at offset: UInt64, length: UInt64) throws { try image.writeZeroes(at: offset, length: length) }
+    func finish() throws {
+        try image.flush()
+        try image.close()
+    }
+    func abort() {
+        try? image.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
