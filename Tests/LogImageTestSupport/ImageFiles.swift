@@ -1,10 +1,10 @@
 import Foundation
-@testable import LogImage
 
 /// Helpers that damage real image files, LevelDB-style (`IncrementByte`, `ShrinkSize`).
 public enum ImageFiles {
     public static func segmentPath(_ image: String, _ n: UInt64) -> String {
-        image + "/seg-" + hex16(n) + ".log"
+        let h = String(n, radix: 16)
+        return image + "/seg-" + String(repeating: "0", count: 16 - h.count) + h + ".log"
     }
 
     public static func size(_ path: String) -> UInt64 {
@@ -35,16 +35,4 @@ public enum ImageFiles {
         try! FileManager.default.copyItem(atPath: from, toPath: to)
     }
 
-    /// Batch offsets (and ends) of a segment, by scanning it as recovery does.
-    public static func batchBoundaries(_ image: String, segment: UInt64) throws -> [(offset: UInt64, end: UInt64, seqs: [UInt64])] {
-        let fs = PosixFileSystem()
-        let manifest = try Manifest.decode(ImageFiles.read(image + "/manifest"), path: image)
-        let path = segmentPath(image, segment)
-        let h = try fs.open(path, mode: .readOnly)
-        let scanner = SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: manifest.imageTag,
-                                     fileSize: UInt64(try h.size()), verifyPayloads: true)
-        var out: [(UInt64, UInt64, [UInt64])] = []
-        _ = try scanner.scan(from: 4096) { b in out.append((b.offset, b.end, b.records.map(\.seq))) }
-        return out
-    }
 }

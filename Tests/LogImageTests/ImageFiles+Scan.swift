@@ -1,0 +1,17 @@
+import LogImageTestSupport
+@testable import LogImage
+
+extension ImageFiles {
+    /// Batch offsets (and ends) of a segment, by scanning it as recovery does.
+    static func batchBoundaries(_ image: String, segment: UInt64) throws -> [(offset: UInt64, end: UInt64, seqs: [UInt64])] {
+        let fs = PosixFileSystem()
+        let manifest = try Manifest.decode(ImageFiles.read(image + "/manifest"), path: image)
+        let path = segmentPath(image, segment)
+        let h = try fs.open(path, mode: .readOnly)
+        let scanner = SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: manifest.imageTag,
+                                     fileSize: UInt64(try h.size()), verifyPayloads: true)
+        var out: [(UInt64, UInt64, [UInt64])] = []
+        _ = try scanner.scan(from: 4096) { b in out.append((b.offset, b.end, b.records.map(\.seq))) }
+        return out
+    }
+}
