@@ -13,7 +13,7 @@
 // Everything else is pending until a crash state decides its fate.
 
 import LogImage
-import Synchronization
+
 
 /// An in-memory `FileSystem` that logs operations and produces crash states.
 /// Thread-safe; every instance is independent (crash states are new instances
@@ -94,11 +94,11 @@ package final class SimFileSystem: FileSystem {
         }
     }
 
-    let state: Mutex<Inner>
+    let state: Locked<Inner>
 
     /// An empty file system: only the root directory "/" exists.
     package init() {
-        state = Mutex(Inner())
+        state = Locked(Inner())
     }
 
     /// A file system whose volatile and durable state is `tree`.
@@ -107,7 +107,7 @@ package final class SimFileSystem: FileSystem {
         inner.tree = tree
         inner.initial = tree
         inner.nextInode = nextInode
-        state = Mutex(inner)
+        state = Locked(inner)
     }
 
     static func error(_ code: LogImageError.Code, _ path: String, _ what: String, _ why: String) -> LogImageError {

@@ -1,4 +1,4 @@
-import Synchronization
+
 
 /// A logimg virtual disk, open for reads or reads and writes.
 ///
@@ -36,9 +36,9 @@ public final class LogImage: Sendable {
     let manifest: Manifest
     let mode: OpenMode
     let tuning: Tuning
-    let state: Mutex<EngineState>
-    let io: Mutex<IOState>
-    let checkpointMutex = Mutex<UInt64>(0)
+    let state: Locked<EngineState>
+    let io: Locked<IOState>
+    let checkpointMutex = Locked<UInt64>(0)
 
     /// Bytes of the virtual disk.
     public var virtualSize: UInt64 { manifest.virtualSize }
@@ -53,8 +53,8 @@ public final class LogImage: Sendable {
         self.manifest = manifest
         self.mode = mode
         self.tuning = tuning
-        self.state = Mutex(state)
-        self.io = Mutex(io)
+        self.state = Locked(state)
+        self.io = Locked(io)
     }
 
     /// Engine knobs that are not part of the format.
