@@ -201,7 +201,7 @@ struct Checker {
         }
         var bad = 0
         var firstBad = ""
-        c.map.forEach { e in
+        for m in [c.map] + Array(c.epochMaps.values) { m.forEach { e in
             guard e.kind == .data || e.kind == .compressed else { return }
             let start = Int(UInt64(e.sectorOffset) * 512 / 4096)
             let last = e.kind == .data ? Int((UInt64(e.sectorOffset) + UInt64(e.count)) * 512 - 1) / 4096 : start
@@ -215,7 +215,7 @@ struct Checker {
                 bad += 1
                 if firstBad.isEmpty { firstBad = "sectors \(e.lba)..<\(e.end) -> segment \(e.segment) offset \(UInt64(e.sectorOffset) * 512)" }
             }
-        }
+        } }
         if bad > 0 {
             corruption(name, nil, nil, "\(bad) extents point outside any valid record payload, first: \(firstBad)")
         }

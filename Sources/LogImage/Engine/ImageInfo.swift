@@ -75,7 +75,12 @@ extension LogImage {
     /// and NBD block status to skip what need not be read.
     public func allocation(at offset: UInt64, length: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
         let (lba, sectors) = try checkRange(offset: offset, length: length, writing: false)
-        let map = state.withLock { $0.map }
+        try allocation(view: nil, lba: lba, sectors: sectors, body)
+    }
+
+    /// `allocation` for a view: `nil` is the head, else a frozen epoch.
+    func allocation(view: UInt32?, lba: UInt64, sectors: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
+        let maps = state.withLock { $0.viewMaps(view ?? $0.epochs.head) }
         var cursor = lba
         var run: (UInt64, UInt64, AllocationKind)?
         func emit(_ a: UInt64, _ b: UInt64, _ k: AllocationKind) throws {
@@ -83,7 +88,7 @@ extension LogImage {
             if let r = run { try body(r.0, r.1, r.2) }
             run = (a * 512, (b - a) * 512, k)
         }
-        try map.forEach(in: lba..<lba + sectors) { e in
+        try forEachResolved(maps, in: lba..<lba + sectors) { e in
             if e.lba > cursor { try emit(cursor, e.lba, .hole) }
             let k: AllocationKind = e.kind == .zero ? .zero : e.kind == .trimmed ? .hole : .data
             try emit(e.lba, e.end, k)

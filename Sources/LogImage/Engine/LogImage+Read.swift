@@ -9,8 +9,13 @@ extension LogImage {
         let (lba, sectors) = try checkRange(offset: offset, length: UInt64(buffer.count), writing: false)
         if sectors == 0 { return }
         if try readFast(lba: lba, sectors: sectors, into: buffer) { return }
+        try read(view: nil, lba: lba, sectors: sectors, into: buffer)
+    }
+
+    /// Reads sectors of a view: `nil` is the head, else a frozen epoch.
+    func read(view: UInt32?, lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         while true {
-            let plan = try planRead(lba: lba, sectors: sectors, into: buffer)
+            let plan = try planRead(view: view, lba: lba, sectors: sectors, into: buffer)
             if !plan.missingTables.isEmpty {
                 for seg in plan.missingTables { try loadCRCTable(seg) }
                 continue
@@ -89,7 +94,7 @@ extension LogImage {
 
     /// Under the state lock: zero the gaps, copy what is still in memory, and
     /// list the pieces to read from segment files with the CRCs to check.
-    private func planRead(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> ReadPlan {
+    private func planRead(view: UInt32?, lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> ReadPlan {
         try state.withLock { s -> ReadPlan in
             if s.closed { throw LogImageError(.closed, "\(store.name): image is closed") }
             var plan = ReadPlan()
@@ -101,7 +106,10 @@ extension LogImage {
                     UnsafeMutableRawBufferPointer(rebasing: buffer[lo..<hi]).initializeMemory(as: UInt8.self, repeating: 0)
                 }
             }
-            try s.map.forEach(in: lba..<end) { e in
+            guard view == nil || s.epochs.epoch(view!)?.kind == .snapshot else {
+                throw LogImageError(.notFound, "\(store.name): the snapshot was deleted")
+            }
+            try s.forEachInView(view ?? s.epochs.head, in: lba..<end) { e in
                 zero(cursor, e.lba)
                 cursor = e.end
                 let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])

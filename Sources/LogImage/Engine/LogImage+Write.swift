@@ -122,6 +122,7 @@ extension LogImage {
     }
 
     func checkWritable(_ s: EngineState) throws {
+        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
         if let f = s.failure { throw f }
         if s.closed { throw LogImageError(.closed, "\(store.name): image is closed") }
     }
@@ -157,7 +158,7 @@ extension LogImage {
         let seq = s.nextSeq
         s.nextSeq += 1
         let payloadOffset = r.blocks > 0 ? b.nextPayloadOffset : b.offset
-        let header = RecordHeader(type: r.type.rawValue, codec: r.codec.rawValue, seq: seq, epoch: s.epoch,
+        let header = RecordHeader(type: r.type.rawValue, codec: r.codec.rawValue, seq: seq, epoch: s.epochs.head,
                                   sectors: r.sectors, lba: r.lba, storedLength: UInt32(r.payload?.count ?? r.raw?.count ?? 0),
                                   payloadCRC: r.payloadCRC, segmentNumber: b.segment, payloadOffset: payloadOffset, aux: r.aux)
         if let p = r.payload {

@@ -39,6 +39,8 @@ public final class LogImage: Sendable {
     let state: Locked<EngineState>
     let io: Locked<IOState>
     let checkpointMutex = Locked<UInt64>(0)
+    /// The manifest as last written; replaced when a feature bit is set (Spec §3).
+    let manifestLock: Locked<Manifest>
 
     /// Bytes of the virtual disk.
     public var virtualSize: UInt64 { manifest.virtualSize }
@@ -51,6 +53,7 @@ public final class LogImage: Sendable {
          state: EngineState, io: IOState) {
         self.store = store
         self.manifest = manifest
+        self.manifestLock = Locked(manifest)
         self.mode = mode
         self.tuning = tuning
         self.state = Locked(state)
@@ -68,9 +71,11 @@ public final class LogImage: Sendable {
 /// What the state lock protects: the extent map, the batch being formed, the
 /// batches not yet written, and the positions that say what is durable.
 struct EngineState: Sendable {
+    /// The head epoch's delta map (what the head wrote since its last snapshot).
     var map: ExtentMap
     var nextSeq: UInt64
-    var epoch: UInt32
+    /// The epoch tree and the frozen epochs' maps (Spec §6.5).
+    var epochs = EpochTable()
     /// Open file of every segment the engine has read or written.
     var segments: [UInt64: any StorageFile]
     var crcTables: [UInt64: CRCTable]
@@ -96,6 +101,20 @@ struct EngineState: Sendable {
     var lock: (any DirectoryLock)?
     /// Log bytes appended by this handle.
     var bytesAppended: UInt64 = 0
+
+    /// The maps a view of `epoch` reads through, newest first.
+    func viewMaps(_ epoch: UInt32) -> [ExtentMap] {
+        epochs.chain(epoch).map { $0 == epochs.head ? map : (epochs.maps[$0] ?? ExtentMap()) }
+    }
+
+    /// Visits the resolved entries of view `epoch` in `range` (Spec §8, resolving a sector).
+    func forEachInView(_ epoch: UInt32, in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
+        if epoch == epochs.head && epochs.isEmpty {
+            try map.forEach(in: range, body)
+        } else {
+            try forEachResolved(viewMaps(epoch), in: range, body)
+        }
+    }
 
     /// Position just past the last batch formed (staging included).
     var appendEnd: LogPosition {

@@ -21,7 +21,8 @@ struct Recovery {
     func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
         SegmentScanner(handle: h, path: store.segmentName(seg), segmentNumber: seg, imageTag: manifest.imageTag,
                        fileSize: size, verifyPayloads: payloads,
-                       allowLZ4: manifest.incompatible & Format.Incompatible.lz4 != 0)
+                       allowLZ4: manifest.incompatible & Format.Incompatible.lz4 != 0,
+                       allowSnapshots: manifest.incompatible & Format.Incompatible.snapshots != 0)
     }
 
     func run() throws -> Result {
@@ -63,8 +64,9 @@ struct Recovery {
                 throw LogImageError.corrupt("\(store.name): no usable checkpoint and segments are not 1...\(last) without gaps")
             }
         }
-        var map = ckpt?.map ?? ExtentMap()
-        var nextSeq = ckpt?.nextSeq ?? Format.firstSeq
+        var replay = Replay(map: ckpt?.map ?? ExtentMap(),
+                            epochs: try ckpt.map { c in c.epochs.isEmpty ? EpochTable() : try EpochTable(epochs: c.epochs, maps: c.epochMaps) } ?? EpochTable(),
+                            nextSeq: ckpt?.nextSeq ?? Format.firstSeq, virtualSize: manifest.virtualSize)
         let start = ckpt.map { LogPosition(segment: $0.coveredSegment, offset: $0.coveredOffset) }
             ?? LogPosition(segment: 1, offset: first)
 
@@ -97,9 +99,15 @@ struct Recovery {
             }
             let (stop, stopAt) = try sc.scan(from: from) { b in
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
-                for r in b.records {
-                    MapApply.apply(r, map: &map, virtualSize: manifest.virtualSize, ifNewer: true)
-                    nextSeq = max(nextSeq, r.seq + 1)
+                try b.payload.withUnsafeBytes { area in
+                    for r in b.records {
+                        var payload: UnsafeRawBufferPointer?
+                        if r.storedLength > 0 {
+                            let o = Int(r.payloadOffset - b.payloadStart)
+                            payload = UnsafeRawBufferPointer(rebasing: area[o..<o + Int(r.storedLength)])
+                        }
+                        try replay.apply(r, payload: payload, where: "\(name) offset \(b.offset)")
+                    }
                 }
             }
             tables[seg] = table
@@ -126,7 +134,7 @@ struct Recovery {
         // Step 10: make the recovered log durable before anything is appended.
         if writable {
             if interruptedRoll {
-                handles[last] = try store.createSegment(last, header: SegmentHeader(uuid: manifest.uuid, segmentNumber: last, creationSeq: nextSeq).encode())
+                handles[last] = try store.createSegment(last, header: SegmentHeader(uuid: manifest.uuid, segmentNumber: last, creationSeq: replay.nextSeq).encode())
             } else {
                 try handles[last]!.truncate(to: Int64(cut))
                 try handles[last]!.fullSync()
@@ -134,7 +142,7 @@ struct Recovery {
             try store.syncDirectory()
         }
         let pos = LogPosition(segment: last, offset: cut)
-        var state = EngineState(map: map, nextSeq: nextSeq, epoch: ckpt?.headEpoch ?? Format.initialEpoch,
+        var state = EngineState(map: replay.map, nextSeq: replay.nextSeq, epochs: replay.epochs,
                                 segments: handles, crcTables: tables, appendSegment: last, appendOffset: cut,
                                 written: pos, durable: pos, checkpointGeneration: ckpt?.generation ?? 0)
         state.sinceCheckpoint = 0
@@ -183,9 +191,11 @@ struct Recovery {
         if let last = segments.last, !(c.coveredSegment...last).allSatisfy(present.contains) {
             return "a segment between \(c.coveredSegment) and the last is missing"
         }
+        if c.epochs.isEmpty && c.headEpoch != Format.initialEpoch { return "HEAD_EPOCH \(c.headEpoch) without an epoch table" }
+        if !c.epochs.isEmpty && manifest.incompatible & Format.Incompatible.snapshots == 0 { return "epochs in an image without the SNAPSHOTS feature" }
         let p = LogPosition(segment: c.coveredSegment, offset: c.coveredOffset)
         var bad: String?
-        c.map.forEach { e in
+        for m in [c.map] + Array(c.epochMaps.values) { m.forEach { e in
             guard bad == nil, e.kind == .data || e.kind == .compressed else { return }
             if e.seq >= c.nextSeq { bad = "an entry's seq \(e.seq) is not below next_seq \(c.nextSeq)"; return }
             let seg = UInt64(e.segment)
@@ -195,7 +205,7 @@ struct Recovery {
             if at + len > size || LogPosition(segment: seg, offset: at) >= p {
                 bad = "an entry points past the data the checkpoint covers (segment \(seg) offset \(at))"
             }
-        }
+        } }
         return bad
     }
 

@@ -1,5 +1,5 @@
-/// A checkpoint: a checksummed serialisation of the head's extent map and the
-/// log position it covers (Spec §6).
+/// A checkpoint: a checksummed serialisation of every epoch's extent map and
+/// the log position it covers (Spec §6).
 struct Checkpoint: Sendable {
     var generation: UInt64
     var coveredSegment: UInt64
@@ -7,47 +7,62 @@ struct Checkpoint: Sendable {
     var nextSeq: UInt64
     var uuid: [UInt8]
     var headEpoch: UInt32
+    /// The head epoch's delta map (HEAD_MAP, §6.3).
     var map: ExtentMap
+    /// The epoch tree (EPOCHS, §6.5); empty when the image has no snapshots.
+    var epochs: [Epoch] = []
+    /// Frozen epochs' delta maps (EPOCH_MAP, §6.6).
+    var epochMaps: [UInt32: ExtentMap] = [:]
 
-    /// Encodes the whole file: header, HEAD_MAP section, HEAD_EPOCH section.
+    /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
         let C = Format.Checkpoint.self
-        let mapBytes = map.count * C.entrySize
-        let bodyLength = (C.sectionHeaderSize + mapBytes) + (C.sectionHeaderSize + 8)
-        var out = [UInt8](repeating: 0, count: C.headerLength + bodyLength)
-        out.withUnsafeMutableBytes { b in
-            var o = C.headerLength
-            b.put32(C.sectionHeadMap, o)
-            b.put32(C.sectionFlagRequired, o + 4)
-            b.put64(UInt64(mapBytes), o + 8)
-            o += C.sectionHeaderSize
-            map.forEach { e in
-                b.put64(e.lba, o)
-                b.put64(e.seq, o + 8)
-                b.put32(e.count, o + 16)
-                b.put8(e.kind.rawValue, o + 20)
-                b.put32(e.segment, o + 24)
-                b.put32(e.sectorOffset, o + 28)
-                o += C.entrySize
+        var body = ByteWriter()
+        func section(_ type: UInt32, _ fill: (inout ByteWriter) -> Void) {
+            let start = body.count
+            body.u32(type); body.u32(C.sectionFlagRequired); body.u64(0)
+            fill(&body)
+            body.patch64(UInt64(body.count - start - C.sectionHeaderSize), at: start + 8)
+        }
+        func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
+            w.reserve(m.count * C.entrySize)
+            m.forEach { e in
+                w.u64(e.lba); w.u64(e.seq); w.u32(e.count); w.u8(e.kind.rawValue); w.u8(0); w.u16(0)
+                w.u32(e.segment); w.u32(e.sectorOffset)
             }
-            b.put32(C.sectionHeadEpoch, o)
-            b.put32(C.sectionFlagRequired, o + 4)
-            b.put64(8, o + 8)
-            b.put32(headEpoch, o + 16)
-            o += C.sectionHeaderSize + 8
-            precondition(o == b.count)
-
+        }
+        var sections: UInt32 = 2
+        section(C.sectionHeadMap) { entries(map, &$0) }
+        section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
+        if !epochs.isEmpty {
+            sections += 1
+            section(C.sectionEpochs) { w in
+                for e in epochs {
+                    let name = Array(e.name.utf8)
+                    w.u32(e.id); w.u32(e.parent); w.u8(e.kind.rawValue); w.u8(0); w.u16(UInt16(name.count)); w.u32(0)
+                    w.u64(e.timeNs); w.u64(e.seq); w.u64(e.virtualSize)
+                    w.bytes(name); w.pad(to: 8)
+                }
+            }
+            for (id, m) in epochMaps.sorted(by: { $0.key < $1.key }) {
+                sections += 1
+                section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, &w) }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: C.headerLength)
+        out.append(contentsOf: body.bytes)
+        out.withUnsafeMutableBytes { b in
             for (i, v) in C.magic.enumerated() { b[C.offMagic + i] = v }
             b.put32(C.version, C.offVersion)
             b.put32(UInt32(C.headerLength), C.offHeaderLength)
-            b.put32(2, C.offSectionCount)
+            b.put32(sections, C.offSectionCount)
             b.put64(generation, C.offGeneration)
             b.put64(coveredSegment, C.offCoveredSegment)
             b.put64(coveredOffset, C.offCoveredOffset)
             b.put64(nextSeq, C.offNextSeq)
             b.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[C.headerLength...])), C.offBodyCRC)
             for i in 0..<16 { b[C.offUUID + i] = uuid[i] }
-            b.put64(UInt64(bodyLength), C.offBodyLength)
+            b.put64(UInt64(b.count - C.headerLength), C.offBodyLength)
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<C.headerLength]), zeroing: C.offHeaderCRC)
             b.put32(crc, C.offHeaderCRC)
         }
@@ -81,22 +96,33 @@ struct Checkpoint: Sendable {
             }
             var map: ExtentMap?
             var epoch: UInt32 = Format.initialEpoch
+            var epochs: [Epoch] = []
+            var epochMaps: [UInt32: ExtentMap] = [:]
             var o = hl
             var seen = Set<UInt32>()
             let sections = Int(b.le32(C.offSectionCount))
+            guard sections <= (bytes.count - hl) / C.sectionHeaderSize else { throw bad("section_count \(sections) too large") }
             for _ in 0..<sections {
                 guard o + C.sectionHeaderSize <= b.count else { throw bad("section header past end of checkpoint at offset \(o)") }
                 let type = b.le32(o), flags = b.le32(o + 4), length = b.le64(o + 8)
                 o += C.sectionHeaderSize
                 guard length <= UInt64(b.count - o) else { throw bad("section length \(length) past end at offset \(o - 8)") }
                 let len = Int(length)
-                guard seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
+                let data = UnsafeRawBufferPointer(rebasing: b[o..<o + len])
+                guard type == C.sectionEpochMap || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
-                    map = try decodeMap(UnsafeRawBufferPointer(rebasing: b[o..<o + len]), at: o, bad: bad)
+                    map = try decodeMap(data, at: o, bad: bad)
                 case C.sectionHeadEpoch:
                     guard len >= 4 else { throw bad("HEAD_EPOCH section too short") }
-                    epoch = b.le32(o)
+                    epoch = data.le32(0)
+                case C.sectionEpochs:
+                    epochs = try decodeEpochs(data, at: o, bad: bad)
+                case C.sectionEpochMap:
+                    guard len >= 8 else { throw bad("EPOCH_MAP section too short at offset \(o)") }
+                    let id = data.le32(0)
+                    guard epochMaps[id] == nil else { throw bad("EPOCH_MAP for epoch \(id) appears twice") }
+                    epochMaps[id] = try decodeMap(UnsafeRawBufferPointer(rebasing: data[8...]), at: o + 8, bad: bad)
                 default:
                     if flags & C.sectionFlagRequired != 0 {
                         throw LogImageError(.unsupportedFeature, "\(path): checkpoint section type \(type) is required but unknown")
@@ -106,15 +132,43 @@ struct Checkpoint: Sendable {
             }
             guard o == b.count else { throw bad("\(b.count - o) bytes after the last section") }
             guard let map else { throw bad("checkpoint has no HEAD_MAP section") }
+            if !epochs.isEmpty {
+                let ids = Set(epochs.map(\.id))
+                guard epochs.contains(where: { $0.id == epoch && $0.kind == .head }) else { throw bad("HEAD_EPOCH \(epoch) is not the head in EPOCHS") }
+                guard epochMaps.keys.allSatisfy({ ids.contains($0) && $0 != epoch }) else { throw bad("EPOCH_MAP for an epoch not in EPOCHS") }
+            } else {
+                guard epochMaps.isEmpty else { throw bad("EPOCH_MAP without EPOCHS") }
+            }
             return Checkpoint(generation: b.le64(C.offGeneration), coveredSegment: b.le64(C.offCoveredSegment),
                               coveredOffset: b.le64(C.offCoveredOffset), nextSeq: b.le64(C.offNextSeq),
-                              uuid: uuid, headEpoch: epoch, map: map)
+                              uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps)
         }
+    }
+
+    private static func decodeEpochs(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> [Epoch] {
+        var out: [Epoch] = []
+        var o = 0
+        while o < s.count {
+            guard o + 40 <= s.count else { throw bad("EPOCHS entry truncated at offset \(base + o)") }
+            let id = s.le32(o), parent = s.le32(o + 4)
+            guard let kind = Epoch.Kind(rawValue: s.u8(o + 8)) else { throw bad("EPOCHS entry at offset \(base + o): kind \(s.u8(o + 8))") }
+            let nameLength = Int(s.le16(o + 10))
+            let padded = (nameLength + 7) / 8 * 8
+            guard o + 40 + padded <= s.count, nameLength <= 255, id >= 1, parent < id else {
+                throw bad("EPOCHS entry at offset \(base + o) is out of range")
+            }
+            guard let name = String(validating: Array(s[(o + 40)..<(o + 40 + nameLength)]), as: UTF8.self) else {
+                throw bad("EPOCHS entry at offset \(base + o): name is not UTF-8")
+            }
+            out.append(Epoch(id: id, parent: parent, kind: kind, name: name, timeNs: s.le64(o + 16), seq: s.le64(o + 24), virtualSize: s.le64(o + 32)))
+            o += 40 + padded
+        }
+        return out
     }
 
     private static func decodeMap(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> ExtentMap {
         let C = Format.Checkpoint.self
-        guard s.count % C.entrySize == 0 else { throw bad("HEAD_MAP length \(s.count) is not a multiple of \(C.entrySize)") }
+        guard s.count % C.entrySize == 0 else { throw bad("map length \(s.count) is not a multiple of \(C.entrySize)") }
         var entries: [Extent] = []
         entries.reserveCapacity(s.count / C.entrySize)
         var prevEnd: UInt64 = 0
@@ -139,5 +193,21 @@ struct Checkpoint: Sendable {
             o += C.entrySize
         }
         return ExtentMap(sorted: entries)
+    }
+}
+
+/// Appends little-endian fields to a byte array (Spec §1).
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+    var count: Int { bytes.count }
+    mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func bytes(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    mutating func pad(to n: Int) { while bytes.count % n != 0 { bytes.append(0) } }
+    mutating func patch64(_ v: UInt64, at o: Int) {
+        bytes.withUnsafeMutableBytes { $0.put64(v, o) }
     }
 }

@@ -69,7 +69,9 @@ public enum Format {
     enum Incompatible {
         /// Bit 0, `LZ4`: records may use codec 1 (Spec §9).
         static let lz4: UInt64 = 1 << 0
-        static let known: UInt64 = lz4
+        /// Bit 1, `SNAPSHOTS`: the log may hold snapshot records and epochs other than 1 (Spec §9).
+        static let snapshots: UInt64 = 1 << 1
+        static let known: UInt64 = lz4 | snapshots
     }
 
     enum Compatible {
@@ -201,6 +203,12 @@ public enum Format {
         static let sectionHeadMap: UInt32 = 1
         /// Section type 2: the head epoch (Spec §6.4).
         static let sectionHeadEpoch: UInt32 = 2
+        /// Section type 3: the epoch tree (Spec §6.5).
+        static let sectionEpochs: UInt32 = 3
+        /// Section type 4: one frozen epoch's delta map (Spec §6.6).
+        static let sectionEpochMap: UInt32 = 4
+        /// Bytes of an EPOCHS entry before its name (Spec §6.5).
+        static let epochEntrySize = 40
         /// Bytes per extent entry in a map section (Spec §6.3).
         static let entrySize = 32
         /// Checkpoints kept after a new one is durable (Spec §6).

@@ -37,6 +37,8 @@ struct SegmentScanner {
     var verifyPayloads: Bool
     /// Whether the image has the `LZ4` feature (codec 1 is corruption otherwise).
     var allowLZ4 = true
+    /// Whether the image has the `SNAPSHOTS` feature (snapshot records and epochs other than 1).
+    var allowSnapshots = false
 
     /// Scans from `start`, calling `body` for each valid batch; returns where and why it stopped.
     /// Throws for I/O errors and for records that need a feature this reader lacks.
@@ -150,9 +152,10 @@ struct SegmentScanner {
         guard r.lba &+ UInt64(r.sectors) >= r.lba, r.lba + UInt64(r.sectors) <= Format.Manifest.maxVirtualSize / 512 else {
             return "range lba \(r.lba) + \(r.sectors) sectors is past the largest disk"
         }
-        if type == .snapshot || type == .snapshotDelete || type == .epoch || r.epoch != Format.initialEpoch {
-            throw LogImageError(.unsupportedFeature, "\(path): snapshot records and epochs other than 1 need snapshot support, which this version lacks")
+        if !allowSnapshots && (type == .snapshot || type == .snapshotDelete || type == .epoch || r.epoch != Format.initialEpoch) {
+            return "snapshot record or epoch \(r.epoch) in an image without the SNAPSHOTS feature"
         }
+        guard r.epoch >= 1 else { return "epoch 0" }
         if type != .data && r.codec != 0 { return "codec \(r.codec) on a record without payload data" }
         switch type {
         case .data:
@@ -180,7 +183,9 @@ struct SegmentScanner {
             guard r.storedLength == 0, r.payloadOffset == batchOffset else { return "CHECKPOINT record with payload" }
             return nil
         case .snapshot, .snapshotDelete, .epoch:
-            guard r.storedLength >= 32, r.storedLength <= 32 + 255 else { return "marker payload length \(r.storedLength) out of range" }
+            guard r.storedLength >= 32, r.storedLength <= 32 + 255, r.lba == 0, r.sectors == 0 else {
+                return "snapshot record payload length \(r.storedLength) or range out of range"
+            }
             return checkPayloadPlacement(r, payloadStart, &nextBlock)
         }
     }

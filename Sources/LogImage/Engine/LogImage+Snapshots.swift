@@ -1,0 +1,220 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A snapshot of an image, as `LogImage.snapshots()` lists it.
+public struct SnapshotInfo: Sendable, Codable, Equatable {
+    /// The snapshot's name.
+    public var name: String
+    /// The epoch it froze (Spec §5.4).
+    public var epoch: UInt32
+    /// The epoch it descends from (0 for the first).
+    public var parentEpoch: UInt32
+    /// When it was taken, Unix time in nanoseconds.
+    public var createdNs: UInt64
+    /// Sequence number of its SNAPSHOT record.
+    public var sequence: UInt64
+    /// Virtual size of the disk as the snapshot sees it.
+    public var virtualSize: UInt64
+    /// Bytes of data the snapshot's view reads.
+    public var bytesReferenced: UInt64
+    /// Bytes of data only this snapshot's view reads (freed by deleting it, once compacted).
+    public var bytesExclusive: UInt64
+}
+
+/// One side of `LogImage.changes(from:to:)`.
+public enum ViewName: Sendable, Equatable {
+    /// The writable head.
+    case head
+    /// A snapshot by name.
+    case snapshot(String)
+}
+
+extension LogImage {
+    /// Longest snapshot name in bytes (Spec §5.4).
+    public static let maxSnapshotNameLength = 255
+
+    /// The image's snapshots, oldest first.
+    public func snapshots() -> [SnapshotInfo] {
+        let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
+        let list = epochs.snapshots
+        if list.isEmpty { return [] }
+        // What each view reads, to tell referenced from exclusive bytes.
+        func maps(_ id: UInt32) -> [ExtentMap] { epochs.chain(id).map { $0 == epochs.head ? head : (epochs.maps[$0] ?? ExtentMap()) } }
+        let views = list.map(\.id) + [epochs.head]
+        return list.map { e in
+            var referenced: UInt64 = 0
+            forEachResolved(maps(e.id), in: 0..<(effectiveSize(e) / 512)) { x in
+                if x.kind == .data || x.kind == .compressed { referenced += UInt64(x.count) * 512 }
+            }
+            // Exclusive: entries of this epoch's own delta map that no other view reads.
+            var exclusive: UInt64 = 0
+            let others = views.filter { $0 != e.id }.filter { epochs.chain($0).contains(e.id) }
+            (epochs.maps[e.id] ?? ExtentMap()).forEach { x in
+                guard x.kind == .data || x.kind == .compressed else { return }
+                var seenByOther = [Bool](repeating: false, count: Int(x.count))
+                for v in others {
+                    // Sectors of x that view v still reads from epoch e: not shadowed by a newer epoch.
+                    let newer = epochs.chain(v).prefix { $0 != e.id }.map { $0 == epochs.head ? head : (epochs.maps[$0] ?? ExtentMap()) }
+                    var covered = [Bool](repeating: false, count: Int(x.count))
+                    forEachResolved(Array(newer), in: x.lba..<x.end) { y in
+                        for s in y.lba..<y.end { covered[Int(s - x.lba)] = true }
+                    }
+                    for i in 0..<covered.count where !covered[i] { seenByOther[i] = true }
+                }
+                exclusive += UInt64(seenByOther.filter { !$0 }.count) * 512
+            }
+            return SnapshotInfo(name: e.name, epoch: e.id, parentEpoch: e.parent, createdNs: e.timeNs, sequence: e.seq,
+                                virtualSize: effectiveSize(e), bytesReferenced: referenced, bytesExclusive: exclusive)
+        }
+    }
+
+    func effectiveSize(_ e: Epoch) -> UInt64 { e.virtualSize == 0 ? manifest.virtualSize : e.virtualSize }
+
+    /// Takes a snapshot: the current contents are frozen under `name` and the
+    /// head continues in a new epoch. O(1): nothing is copied. Durable when
+    /// this returns (the SNAPSHOT record is flushed).
+    /// - Throws: `invalidArgument` (bad name), `alreadyExists`, `readOnly`, `io`, `noSpace`.
+    @discardableResult
+    public func createSnapshot(name: String) throws -> SnapshotInfo {
+        try validateSnapshotName(name)
+        try enableSnapshotsFeature()
+        let timeNs = Self.nowNs()
+        let info = try state.withLock { s -> SnapshotInfo in
+            try checkWritable(s)
+            if s.epochs.snapshot(named: name) != nil {
+                throw LogImageError(.alreadyExists, "\(store.name): snapshot '\(name)' already exists")
+            }
+            let frozen = s.epochs.head
+            let payload = SnapshotPayload.snapshot(frozen: frozen, child: s.epochs.nextID, timeNs: timeNs, name: name,
+                                                   virtualSize: manifest.virtualSize)
+            let seq = appendMarker(payload, to: &s)
+            _ = s.epochs.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: manifest.virtualSize, headMap: s.map)
+            s.map = ExtentMap()
+            return SnapshotInfo(name: name, epoch: frozen, parentEpoch: s.epochs.epoch(frozen)!.parent, createdNs: timeNs,
+                                sequence: seq, virtualSize: manifest.virtualSize, bytesReferenced: 0, bytesExclusive: 0)
+        }
+        try flush()
+        return info
+    }
+
+    /// Deletes a snapshot. O(1): its space becomes garbage for the compactor.
+    /// Durable when this returns.
+    /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
+    public func deleteSnapshot(name: String) throws {
+        try state.withLock { s in
+            try checkWritable(s)
+            guard let e = s.epochs.snapshot(named: name) else {
+                throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
+            }
+            _ = appendMarker(.delete(epoch: e.id, timeNs: Self.nowNs(), name: name), to: &s)
+            s.epochs.delete(e.id)
+        }
+        try flush()
+    }
+
+    /// Reverts the head to a snapshot: the head starts a new epoch whose parent
+    /// is the snapshot's, so everything written since is dropped from the head.
+    /// Durable when this returns.
+    /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
+    public func revert(to name: String) throws {
+        try state.withLock { s in
+            try checkWritable(s)
+            guard let e = s.epochs.snapshot(named: name) else {
+                throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
+            }
+            _ = appendMarker(.epoch(newEpoch: s.epochs.nextID, parent: e.id, timeNs: Self.nowNs()), to: &s)
+            _ = s.epochs.newHead(parent: e.id)
+            s.map = ExtentMap()
+        }
+        try flush()
+    }
+
+    /// Opens a snapshot as a read-only view with the same read API as the head.
+    /// The view stays valid while this handle is open and the snapshot exists.
+    /// - Throws: `notFound`.
+    public func openSnapshot(name: String) throws -> LogImageView {
+        let e = try state.withLock { s -> Epoch in
+            guard let e = s.epochs.snapshot(named: name) else {
+                throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
+            }
+            return e
+        }
+        return LogImageView(image: self, epoch: e.id, name: name, virtualSize: effectiveSize(e))
+    }
+
+    /// The sector ranges, as byte ranges in ascending order, whose contents may
+    /// differ between two views according to the log (no data is read): the
+    /// union of what the epochs on the two sides of their common ancestor wrote,
+    /// trimmed or zeroed. Used for incremental backup.
+    /// - Throws: `notFound`.
+    public func changes(from a: ViewName, to b: ViewName) throws -> [Range<UInt64>] {
+        let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
+        func id(_ v: ViewName) throws -> UInt32 {
+            switch v {
+            case .head: return epochs.head
+            case .snapshot(let n):
+                guard let e = epochs.snapshot(named: n) else { throw LogImageError(.notFound, "\(store.name): no snapshot named '\(n)'") }
+                return e.id
+            }
+        }
+        let ca = epochs.chain(try id(a)), cb = epochs.chain(try id(b))
+        let differing = Set(ca).symmetricDifference(Set(cb))
+        var ranges: [Range<UInt64>] = []
+        for e in differing.sorted() {
+            let m = e == epochs.head ? head : (epochs.maps[e] ?? ExtentMap())
+            m.forEach { x in ranges.append(x.lba * 512..<x.end * 512) }
+        }
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+        var merged: [Range<UInt64>] = []
+        for r in ranges {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        return merged
+    }
+
+    /// Checks a snapshot name: 1 to 255 bytes of UTF-8, printable, no `/`.
+    func validateSnapshotName(_ name: String) throws {
+        let n = name.utf8.count
+        guard n >= 1, n <= Self.maxSnapshotNameLength else {
+            throw LogImageError(.invalidArgument, "snapshot name must be 1 to \(Self.maxSnapshotNameLength) bytes, got \(n)")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || $0 == "/" }) else {
+            throw LogImageError(.invalidArgument, "snapshot name '\(name)' contains a control character or '/'")
+        }
+        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
+    }
+
+    /// Sets the SNAPSHOTS incompatible bit (Spec §9) before the first snapshot
+    /// record is written, so readers without snapshot support refuse the image.
+    func enableSnapshotsFeature() throws {
+        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
+        try manifestLock.withLock { m in
+            if m.incompatible & Format.Incompatible.snapshots != 0 { return }
+            var next = m
+            next.incompatible |= Format.Incompatible.snapshots
+            next.generation += 1
+            try store.replaceManifest(next.encode())
+            m = next
+        }
+    }
+
+    /// Appends a snapshot record; returns its sequence number. Caller holds the state lock.
+    func appendMarker(_ p: SnapshotPayload, to s: inout EngineState) -> UInt64 {
+        let bytes = p.encode()
+        let sums = bytes.withUnsafeBytes { payloadChecksums($0) }
+        let seq = s.nextSeq
+        append(PreparedRecord(type: p.recordType, lba: 0, sectors: 0, payload: bytes, blockCRCs: sums.blocks, payloadCRC: sums.payload), to: &s)
+        return seq
+    }
+
+    static func nowNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
