@@ -8,8 +8,7 @@ extension ImageFiles {
         let manifest = try Manifest.decode(ImageFiles.read(image + "/manifest"), path: image)
         let path = segmentPath(image, segment)
         let h = try fs.open(path, mode: .readOnly)
-        let scanner = SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: manifest.imageTag,
-                                     fileSize: UInt64(try h.size()), verifyPayloads: true)
+        let scanner = manifest.scanner(h, path: path, segment: segment, size: UInt64(try h.size()), payloads: true)
         var out: [(UInt64, UInt64, [UInt64])] = []
         _ = try scanner.scan(from: 4096) { b in out.append((b.offset, b.end, b.records.map(\.seq))) }
         return out

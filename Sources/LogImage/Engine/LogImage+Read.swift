@@ -244,8 +244,7 @@ extension LogImage {
         let h = try state.withLock { s in try handle(&s, segment) }
         let size = UInt64(try h.size())
         var table = CRCTable()
-        let scanner = SegmentScanner(handle: h, path: store.segmentName(segment), segmentNumber: segment,
-                                     imageTag: manifest.imageTag, fileSize: size, verifyPayloads: false)
+        let scanner = manifestLock.withLock { $0 }.scanner(h, path: store.segmentName(segment), segment: segment, size: size, payloads: false)
         var pos = UInt64(Format.SegmentHeader.firstBatchOffset)
         var block = [UInt8](repeating: 0, count: Format.blockSize)
         scanning: while pos < size {

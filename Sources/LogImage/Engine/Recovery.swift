@@ -19,10 +19,7 @@ struct Recovery {
     private var first: UInt64 { UInt64(Format.SegmentHeader.firstBatchOffset) }
 
     func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
-        SegmentScanner(handle: h, path: store.segmentName(seg), segmentNumber: seg, imageTag: manifest.imageTag,
-                       fileSize: size, verifyPayloads: payloads,
-                       allowLZ4: manifest.incompatible & Format.Incompatible.lz4 != 0,
-                       allowSnapshots: manifest.incompatible & Format.Incompatible.snapshots != 0)
+        manifest.scanner(h, path: store.segmentName(seg), segment: seg, size: size, payloads: payloads)
     }
 
     func run() throws -> Result {

@@ -23,6 +23,13 @@ struct Manifest: Equatable, Sendable {
         uuid.withUnsafeBytes { $0.le64(0) }
     }
 
+    /// A scanner for one of this image's segments, checking records against the image's features.
+    func scanner(_ h: any StorageFile, path: String, segment: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
+        SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: imageTag, fileSize: size, verifyPayloads: payloads,
+                       allowLZ4: incompatible & Format.Incompatible.lz4 != 0,
+                       allowSnapshots: incompatible & Format.Incompatible.snapshots != 0)
+    }
+
     var effectiveCheckpointIntervalBytes: UInt64 {
         UInt64(checkpointIntervalMiB == 0 ? Format.Manifest.defaultCheckpointIntervalMiB : checkpointIntervalMiB) << 20
     }
