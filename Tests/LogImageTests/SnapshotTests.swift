@@ -54,6 +54,30 @@ final class SnapshotTests: XCTestCase {
         XCTAssertTrue(try LogImage.check(at: path).findings.isEmpty)
     }
 
+    func testResizeGrowShrinkAndSnapshotSizes() throws {
+        let fs = SimFileSystem()
+        let img = try makeImage(fs, "/z.limg")           // 4 MiB
+        try img.write(fill(7), at: (4 << 20) - 4096)
+        try img.createSnapshot(name: "big")
+        XCTAssertThrowsError(try img.resize(to: 2 << 20)) { XCTAssertEqual(($0 as? LogImageError)?.code, .invalidArgument) }
+        try img.resize(to: 2 << 20, shrink: true)
+        XCTAssertEqual(img.virtualSize, 2 << 20)
+        XCTAssertThrowsError(try img.read(at: 3 << 20, count: 4096)) { XCTAssertEqual(($0 as? LogImageError)?.code, .outOfRange) }
+        try img.resize(to: 8 << 20)                         // grow: the old data must not come back
+        XCTAssertEqual(try img.read(at: (4 << 20) - 4096, count: 4096), fill(0))
+        let v = try img.openSnapshot(name: "big")
+        XCTAssertEqual(v.virtualSize, 4 << 20)
+        XCTAssertEqual(try v.read(at: (4 << 20) - 4096, count: 4096), fill(7))
+        try img.write(fill(8), at: (8 << 20) - 4096, fua: true)
+        // Crash and recover: sizes and data as acknowledged.
+        let crashed = fs.crashState(atOperation: fs.operationCount, pending: .none)
+        let re = try LogImage.open(at: "/z.limg", mode: .readOnly, fileSystem: crashed)
+        XCTAssertEqual(re.virtualSize, 8 << 20)
+        XCTAssertEqual(try re.read(at: (4 << 20) - 4096, count: 4096), fill(0))
+        XCTAssertEqual(try re.read(at: (8 << 20) - 4096, count: 4096), fill(8))
+        XCTAssertEqual(try re.openSnapshot(name: "big").read(at: (4 << 20) - 4096, count: 4096), fill(7))
+    }
+
     func testBadInput() throws {
         let dir = TempDirectory()
         let img = try makeImage(PosixFileSystem(), dir.file("b.limg"))

@@ -31,13 +31,15 @@ public struct ImageInfo: Sendable, Codable, Equatable {
     public var checkpointGeneration: UInt64
     /// The sequence number the next record will get.
     public var nextSequence: UInt64
+    /// The image's snapshots, oldest first.
+    public var snapshots: [SnapshotInfo]
 }
 
 extension LogImage {
     /// Describes the image: geometry, features, log size and map statistics.
     /// - Throws: `io` if a segment's size cannot be read.
     public func info() throws -> ImageInfo {
-        let (map, next, gen) = state.withLock { ($0.map, $0.nextSeq, $0.checkpointGeneration) }
+        let (maps, next, gen, size, headMap) = state.withLock { ($0.viewMaps($0.epochs.head), $0.nextSeq, $0.checkpointGeneration, $0.virtualSize, $0.map) }
         let segments = try store.listSegments()
         var logBytes: UInt64 = 0
         for seg in segments {
@@ -45,7 +47,7 @@ extension LogImage {
             logBytes += UInt64(try h.size())
         }
         var live: UInt64 = 0, zero: UInt64 = 0
-        map.forEach { e in
+        forEachResolved(maps, in: 0..<size / 512) { e in
             switch e.kind {
             case .data, .compressed: live += UInt64(e.count) * 512
             case .zero: zero += UInt64(e.count) * 512
@@ -53,15 +55,18 @@ extension LogImage {
             }
         }
         var features: [String] = []
-        if manifest.incompatible & Format.Incompatible.lz4 != 0 { features.append("lz4") }
+        let m = manifestLock.withLock { $0 }
+        if m.incompatible & Format.Incompatible.lz4 != 0 { features.append("lz4") }
+        if m.incompatible & Format.Incompatible.snapshots != 0 { features.append("snapshots") }
         return ImageInfo(
-            path: store.name, virtualSize: manifest.virtualSize, formatVersion: manifest.version,
-            incompatibleFeatures: manifest.incompatible, compatibleFeatures: manifest.compatible,
+            path: store.name, virtualSize: size, formatVersion: manifest.version,
+            incompatibleFeatures: m.incompatible, compatibleFeatures: manifest.compatible,
             autoclearFeatures: manifest.autoclear, features: features, uuid: Self.uuidString(manifest.uuid),
             segmentSize: UInt64(manifest.segmentSize), compression: manifest.defaultCodec == .lz4 ? "lz4" : "none",
             segmentCount: segments.count, logBytes: logBytes, liveBytes: live, zeroBytes: zero,
-            extentCount: map.count, mapBytesPerExtent: map.count == 0 ? 0 : Double(map.memoryBytes) / Double(map.count),
-            checkpointGeneration: gen, nextSequence: next)
+            extentCount: maps.reduce(0) { $0 + $1.count },
+            mapBytesPerExtent: headMap.count == 0 ? 0 : Double(headMap.memoryBytes) / Double(headMap.count),
+            checkpointGeneration: gen, nextSequence: next, snapshots: snapshots())
     }
 
     static func uuidString(_ u: [UInt8]) -> String {

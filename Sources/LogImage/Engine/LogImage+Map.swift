@@ -1,6 +1,6 @@
 extension LogImage {
     func applyToMap(_ r: RecordHeader, map: inout ExtentMap, ifNewer: Bool) {
-        MapApply.apply(r, map: &map, virtualSize: manifest.virtualSize, ifNewer: ifNewer)
+        MapApply.apply(r, map: &map, virtualSize: Format.Manifest.maxVirtualSize, ifNewer: ifNewer)
     }
 }
 

@@ -71,6 +71,36 @@ extension LogImage {
 
     func effectiveSize(_ e: Epoch) -> UInt64 { e.virtualSize == 0 ? manifest.virtualSize : e.virtualSize }
 
+    /// Changes the head's virtual size. Growing is O(1): only the manifest
+    /// changes. Shrinking needs `shrink: true`: everything past the new end is
+    /// trimmed first. Snapshots keep their own size. Durable when this returns.
+    /// - Throws: `invalidArgument` (not a multiple of 512, too large, or a
+    ///   shrink without `shrink`), `readOnly`, `io`, `noSpace`.
+    public func resize(to newSize: UInt64, shrink: Bool = false) throws {
+        guard newSize % 512 == 0, newSize <= Format.Manifest.maxVirtualSize else {
+            throw LogImageError(.invalidArgument, "size \(newSize) must be a multiple of 512 and at most 2^55 bytes")
+        }
+        let old = virtualSize
+        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
+        if newSize < old {
+            guard shrink else {
+                throw LogImageError(.invalidArgument, "\(store.name): shrinking from \(old) to \(newSize) bytes discards data past the new end; pass shrink to confirm")
+            }
+            try discard(at: newSize, length: old - newSize)
+            try flush()
+        }
+        try manifestLock.withLock { m in
+            var next = m
+            next.virtualSize = newSize
+            next.generation += 1
+            try store.replaceManifest(next.encode())
+            m = next
+        }
+        state.withLock { $0.virtualSize = newSize }
+        // The checkpoint stores entries only below each view's size (Spec §6.3).
+        try checkpoint()
+    }
+
     /// Takes a snapshot: the current contents are frozen under `name` and the
     /// head continues in a new epoch. O(1): nothing is copied. Durable when
     /// this returns (the SNAPSHOT record is flushed).
@@ -87,12 +117,12 @@ extension LogImage {
             }
             let frozen = s.epochs.head
             let payload = SnapshotPayload.snapshot(frozen: frozen, child: s.epochs.nextID, timeNs: timeNs, name: name,
-                                                   virtualSize: manifest.virtualSize)
+                                                   virtualSize: s.virtualSize)
             let seq = appendMarker(payload, to: &s)
-            _ = s.epochs.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: manifest.virtualSize, headMap: s.map)
+            _ = s.epochs.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: s.virtualSize, headMap: s.map)
             s.map = ExtentMap()
             return SnapshotInfo(name: name, epoch: frozen, parentEpoch: s.epochs.epoch(frozen)!.parent, createdNs: timeNs,
-                                sequence: seq, virtualSize: manifest.virtualSize, bytesReferenced: 0, bytesExclusive: 0)
+                                sequence: seq, virtualSize: s.virtualSize, bytesReferenced: 0, bytesExclusive: 0)
         }
         try flush()
         return info

@@ -112,8 +112,9 @@ extension LogImage {
         guard offset % ss == 0, length % ss == 0 else {
             throw LogImageError(.invalidArgument, "\(store.name): offset \(offset) and length \(length) must be multiples of 512")
         }
-        guard offset <= manifest.virtualSize, length <= manifest.virtualSize - offset else {
-            throw LogImageError(.outOfRange, "\(store.name): range \(offset)+\(length) is past the end of the \(manifest.virtualSize)-byte disk")
+        let size = virtualSize
+        guard offset <= size, length <= size - offset else {
+            throw LogImageError(.outOfRange, "\(store.name): range \(offset)+\(length) is past the end of the \(size)-byte disk")
         }
         if writing && mode == .readOnly {
             throw LogImageError(.readOnly, "\(store.name): image is open read-only")

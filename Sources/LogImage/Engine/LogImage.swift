@@ -43,7 +43,7 @@ public final class LogImage: Sendable {
     let manifestLock: Locked<Manifest>
 
     /// Bytes of the virtual disk.
-    public var virtualSize: UInt64 { manifest.virtualSize }
+    public var virtualSize: UInt64 { state.withLock { $0.virtualSize } }
     /// Whether this handle accepts writes.
     public var isReadOnly: Bool { mode == .readOnly }
     /// Whether new data records are LZ4-compressed when that pays.
@@ -76,6 +76,8 @@ struct EngineState: Sendable {
     var nextSeq: UInt64
     /// The epoch tree and the frozen epochs' maps (Spec §6.5).
     var epochs = EpochTable()
+    /// The head's virtual size in bytes (the manifest's, changed by `resize`).
+    var virtualSize: UInt64
     /// Open file of every segment the engine has read or written.
     var segments: [UInt64: any StorageFile]
     var crcTables: [UInt64: CRCTable]

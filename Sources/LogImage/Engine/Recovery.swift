@@ -63,7 +63,7 @@ struct Recovery {
         }
         var replay = Replay(map: ckpt?.map ?? ExtentMap(),
                             epochs: try ckpt.map { c in c.epochs.isEmpty ? EpochTable() : try EpochTable(epochs: c.epochs, maps: c.epochMaps) } ?? EpochTable(),
-                            nextSeq: ckpt?.nextSeq ?? Format.firstSeq, virtualSize: manifest.virtualSize)
+                            nextSeq: ckpt?.nextSeq ?? Format.firstSeq, virtualSize: Format.Manifest.maxVirtualSize)
         let start = ckpt.map { LogPosition(segment: $0.coveredSegment, offset: $0.coveredOffset) }
             ?? LogPosition(segment: 1, offset: first)
 
@@ -139,7 +139,7 @@ struct Recovery {
             try store.syncDirectory()
         }
         let pos = LogPosition(segment: last, offset: cut)
-        var state = EngineState(map: replay.map, nextSeq: replay.nextSeq, epochs: replay.epochs,
+        var state = EngineState(map: replay.map, nextSeq: replay.nextSeq, epochs: replay.epochs, virtualSize: manifest.virtualSize,
                                 segments: handles, crcTables: tables, appendSegment: last, appendOffset: cut,
                                 written: pos, durable: pos, checkpointGeneration: ckpt?.generation ?? 0)
         state.sinceCheckpoint = 0

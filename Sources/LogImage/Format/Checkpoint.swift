@@ -13,6 +13,8 @@ struct Checkpoint: Sendable {
     var epochs: [Epoch] = []
     /// Frozen epochs' delta maps (EPOCH_MAP, §6.6).
     var epochMaps: [UInt32: ExtentMap] = [:]
+    /// The head's virtual size; encoding drops map entries past it (Spec §6.3).
+    var headSize: UInt64 = Format.Manifest.maxVirtualSize
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
@@ -24,15 +26,15 @@ struct Checkpoint: Sendable {
             fill(&body)
             body.patch64(UInt64(body.count - start - C.sectionHeaderSize), at: start + 8)
         }
-        func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
+        func entries(_ m: ExtentMap, limit bytes: UInt64, _ w: inout ByteWriter) {
             w.reserve(m.count * C.entrySize)
-            m.forEach { e in
+            m.forEach(in: 0..<bytes / 512) { e in
                 w.u64(e.lba); w.u64(e.seq); w.u32(e.count); w.u8(e.kind.rawValue); w.u8(0); w.u16(0)
                 w.u32(e.segment); w.u32(e.sectorOffset)
             }
         }
         var sections: UInt32 = 2
-        section(C.sectionHeadMap) { entries(map, &$0) }
+        section(C.sectionHeadMap) { entries(map, limit: headSize, &$0) }
         section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
         if !epochs.isEmpty {
             sections += 1
@@ -44,9 +46,10 @@ struct Checkpoint: Sendable {
                     w.bytes(name); w.pad(to: 8)
                 }
             }
+            let sizes = Dictionary(uniqueKeysWithValues: epochs.map { ($0.id, $0.virtualSize == 0 ? headSize : $0.virtualSize) })
             for (id, m) in epochMaps.sorted(by: { $0.key < $1.key }) {
                 sections += 1
-                section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, &w) }
+                section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, limit: sizes[id] ?? headSize, &w) }
             }
         }
         var out = [UInt8](repeating: 0, count: C.headerLength)
