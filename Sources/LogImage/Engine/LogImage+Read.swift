@@ -50,7 +50,7 @@ extension LogImage {
             if s.closed { return nil }
             var hit: Extent?
             var pieces = 0
-            s.map.forEach(in: lba..<lba + sectors) { e in pieces += 1; hit = e }
+            s.forEachInView(s.epochs.head, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
             guard pieces == 1, let e = hit, e.kind == .data, e.lba == lba, e.count == UInt32(sectors),
                   e.sectorOffset % 8 == 0 else { return nil }
             let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
