@@ -1,3 +1,102 @@
-// Space reclamation for LogImage (issue: Compactor). Placeholder module so the
-// package layout is in place; nothing here is called yet.
 import LogImage
+
+/// Reclaims the space of overwritten, trimmed and dropped-snapshot data by
+/// moving the live records out of mostly-garbage segments and deleting them.
+///
+/// The mechanism (moving records with their sequence numbers and epochs,
+/// then flush, checkpoints, delete) is `LogImage.compact(segments:)`; this
+/// type holds the policy: which segments, and when to stop.
+public final class Compactor: Sendable {
+    /// How victims are chosen.
+    public enum Policy: String, Sendable, CaseIterable {
+        /// Lowest utilisation first.
+        case greedy
+        /// Rosenblum and Ousterhout's LFS cost-benefit: (1 − u) · age / (1 + u).
+        case costBenefit = "cost-benefit"
+    }
+
+    /// Settings for `compact()`.
+    public struct Options: Sendable {
+        /// Stop once garbage is at most this fraction of the sealed log (0...1).
+        public var untilGarbage: Double = 0.10
+        public var policy: Policy = .costBenefit
+        /// Segments moved per pass (each pass ends with two checkpoints).
+        public var victimsPerPass = 8
+        /// Segments more than this full are never chosen.
+        public var maxUtilisation = 0.95
+        public init() {}
+    }
+
+    /// What `compact()` did.
+    public struct Report: Sendable, Equatable, Codable {
+        public var passes = 0
+        public var segmentsDeleted = 0
+        public var bytesReclaimed: UInt64 = 0
+        public var bytesMoved: UInt64 = 0
+        /// Garbage fraction of the sealed log before and after.
+        public var garbageBefore = 0.0
+        public var garbageAfter = 0.0
+    }
+
+    let image: LogImage
+    public let options: Options
+
+    /// A compactor for `image`, which must be open read-write and outlive it.
+    public init(image: LogImage, options: Options = Options()) {
+        self.image = image
+        self.options = options
+    }
+
+    /// The garbage fraction of the sealed segments: (bytes − live) / bytes.
+    public func garbageFraction() throws -> Double {
+        Self.garbage(try image.segmentUsage())
+    }
+
+    static func garbage(_ usage: [SegmentUsage]) -> Double {
+        let total = usage.reduce(UInt64(0)) { $0 + $1.bytes }
+        let live = usage.reduce(UInt64(0)) { $0 + min($1.liveBytes, $1.bytes) }
+        return total == 0 ? 0 : Double(total - live) / Double(total)
+    }
+
+    /// The victims for one pass, best first.
+    func victims(_ usage: [SegmentUsage]) -> [UInt64] {
+        let newest = usage.map(\.segment).max() ?? 0
+        let candidates = usage.filter { $0.utilisation <= options.maxUtilisation }
+        let scored: [(UInt64, Double)] = candidates.map { u in
+            switch options.policy {
+            case .greedy:
+                return (u.segment, 1 - u.utilisation)
+            case .costBenefit:
+                // Age in segments since this one was written (the log is in seq order).
+                let age = Double(newest - u.segment + 1)
+                return (u.segment, (1 - u.utilisation) * age / (1 + u.utilisation))
+            }
+        }
+        return scored.sorted { $0.1 > $1.1 }.prefix(options.victimsPerPass).map(\.0)
+    }
+
+    /// Compacts until garbage is at most `options.untilGarbage` or nothing more
+    /// can be reclaimed. `progress` is called after each pass.
+    /// - Throws: the image's errors (`io`, `noSpace`, `readOnly`, `closed`).
+    @discardableResult
+    public func compact(progress: ((Report) -> Void)? = nil) throws -> Report {
+        var report = Report()
+        var usage = try image.segmentUsage()
+        report.garbageBefore = Self.garbage(usage)
+        report.garbageAfter = report.garbageBefore
+        while Self.garbage(usage) > options.untilGarbage && report.passes < 10_000 {
+            let pick = victims(usage)
+            if pick.isEmpty { break }
+            let r = try image.compact(segments: pick)
+            report.passes += 1
+            report.segmentsDeleted += r.segmentsDeleted
+            report.bytesReclaimed += r.bytesReclaimed
+            report.bytesMoved += r.bytesMoved
+            usage = try image.segmentUsage()
+            report.garbageAfter = Self.garbage(usage)
+            progress?(report)
+            if r.segmentsDeleted == 0 { break }
+        }
+        return report
+    }
+}

@@ -10,6 +10,7 @@ import LogImageTestSupport
 final class SnapshotModelTests: XCTestCase {
     static let sectors = 2048
     static let root = "/snap.limg"
+    nonisolated(unsafe) static var totalCompactions = 0
 
     func run(seed: UInt64, steps: Int) throws -> (crashes: Int, snapshots: Int) {
         var rng = SeededRandom(seed: seed)
@@ -22,6 +23,7 @@ final class SnapshotModelTests: XCTestCase {
         var snaps: [String: [UInt64]] = [:]
         var tag: UInt64 = 1
         var crashes = 0, made = 0
+        var compactions = 0
         var lastOp: UInt64 = 0
 
         func verifySnapshots(_ why: String) throws {
@@ -37,7 +39,7 @@ final class SnapshotModelTests: XCTestCase {
 
         for step in 0..<steps {
           do {
-            let len = Int(rng.next() % 32) + 1, start = Int(rng.next() % UInt64(Self.sectors - len))
+            let len = Int(rng.next() % 96) + 1, start = Int(rng.next() % UInt64(Self.sectors - len))
             let op = rng.next() % 100
             lastOp = op
             switch op {
@@ -65,6 +67,20 @@ final class SnapshotModelTests: XCTestCase {
                     try img.revert(to: name)
                     head.current = snaps[name]!
                     head.flushed()
+                }
+            case 90..<93:
+                // A compaction pass must not change any view.
+                let victims = try img.segmentUsage().sorted { $0.utilisation < $1.utilisation }.prefix(2).map(\.segment)
+                if !victims.isEmpty {
+                    _ = try img.compact(segments: victims)
+                    compactions += 1
+                    head.flushed()
+                    try verifySnapshots("step \(step) compaction")
+                    let got = try img.read(at: 0, count: Self.sectors * 512)
+                    for s in 0..<Self.sectors where ModelTests.tag(of: got[s * 512..<(s + 1) * 512]) != head.current[s] {
+                        XCTFail("seed \(seed) step \(step): compaction changed head sector \(s)")
+                        throw LogImageError(.corruption, "compaction")
+                    }
                 }
             case 83..<90:
                 try img.close()
@@ -94,16 +110,18 @@ final class SnapshotModelTests: XCTestCase {
         }
         try verifySnapshots("end")
         try img.close()
+        Self.totalCompactions += compactions
         return (crashes, made)
     }
 
     func testSnapshotModelSeeds() throws {
         var crashes = 0, made = 0
         for seed in UInt64(1)...6 {
-            let r = try run(seed: seed, steps: 250)
+            let r = try run(seed: seed, steps: 400)
             crashes += r.crashes; made += r.snapshots
         }
-        print("snapshot model: \(made) snapshots, \(crashes) crashes")
+        print("snapshot model: \(made) snapshots, \(crashes) crashes, \(Self.totalCompactions) compaction passes")
+        XCTAssertGreaterThan(Self.totalCompactions, 10)
         XCTAssertGreaterThan(made, 50)
         XCTAssertGreaterThan(crashes, 50)
     }

@@ -54,8 +54,12 @@ struct EpochTable: Sendable {
             throw LogImageError.corrupt("epoch \(e.id) names missing parent \(e.parent)")
         }
         guard heads.count == 1 else { throw LogImageError.corrupt("\(heads.count) head epochs") }
+        guard heads[0] == table.keys.max() else { throw LogImageError.corrupt("the head epoch \(heads[0]) is not the newest") }
         self.epochs = table
-        self.maps = maps
+        // A kept non-head epoch without an EPOCH_MAP wrote nothing.
+        var all = maps
+        for e in epochs where e.kind != .head && all[e.id] == nil { all[e.id] = ExtentMap() }
+        self.maps = all
         head = heads[0]
         nextID = (epochs.map(\.id).max() ?? 0) + 1
     }

@@ -170,7 +170,7 @@ extension LogImage {
         return h
     }
 
-    private func readPiece(_ p: ReadPiece, lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    func readPiece(_ p: ReadPiece, lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         let e = p.extent
         let at = UInt64(e.sectorOffset) * 512
         let name = store.segmentName(p.segment)

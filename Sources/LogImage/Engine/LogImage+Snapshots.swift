@@ -108,6 +108,9 @@ extension LogImage {
     @discardableResult
     public func createSnapshot(name: String) throws -> SnapshotInfo {
         try validateSnapshotName(name)
+        if state.withLock({ $0.epochs.snapshot(named: name) != nil }) {
+            throw LogImageError(.alreadyExists, "\(store.name): snapshot '\(name)' already exists")
+        }
         try enableSnapshotsFeature()
         let timeNs = Self.nowNs()
         let info = try state.withLock { s -> SnapshotInfo in
@@ -209,13 +212,7 @@ extension LogImage {
 
     /// Checks a snapshot name: 1 to 255 bytes of UTF-8, printable, no `/`.
     func validateSnapshotName(_ name: String) throws {
-        let n = name.utf8.count
-        guard n >= 1, n <= Self.maxSnapshotNameLength else {
-            throw LogImageError(.invalidArgument, "snapshot name must be 1 to \(Self.maxSnapshotNameLength) bytes, got \(n)")
-        }
-        guard !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || $0 == "/" }) else {
-            throw LogImageError(.invalidArgument, "snapshot name '\(name)' contains a control character or '/'")
-        }
+        if let why = SnapshotName.problem(name) { throw LogImageError(.invalidArgument, why) }
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
     }
 

@@ -151,15 +151,24 @@ extension LogImage {
     /// Adds one record to the staging batch (opening or rolling batches and
     /// segments as needed) and points the extent map at it. Caller holds the state lock.
     func append(_ r: PreparedRecord, to s: inout EngineState) {
+        let seq = s.nextSeq
+        s.nextSeq += 1
+        let header = appendRecord(r, seq: seq, epoch: s.epochs.head, to: &s)
+        applyToMap(header, map: &s.map, ifNewer: false)
+        closeStagingIfFull(&s)
+    }
+
+    /// Puts one record with the given sequence number and epoch into the
+    /// staging batch, opening or rolling batches and segments as needed, and
+    /// returns its header. The caller updates the extent map. Caller holds the state lock.
+    func appendRecord(_ r: PreparedRecord, seq: UInt64, epoch: UInt32, to s: inout EngineState) -> RecordHeader {
         if let b = s.staging, !b.canAdd(blocks: r.blocks) || !fitsSegment(b, blocks: r.blocks) {
             closeStaging(&s)
         }
         if s.staging == nil { openStaging(&s, blocks: r.blocks) }
         let b = s.staging!
-        let seq = s.nextSeq
-        s.nextSeq += 1
         let payloadOffset = r.blocks > 0 ? b.nextPayloadOffset : b.offset
-        let header = RecordHeader(type: r.type.rawValue, codec: r.codec.rawValue, seq: seq, epoch: s.epochs.head,
+        let header = RecordHeader(type: r.type.rawValue, codec: r.codec.rawValue, seq: seq, epoch: epoch,
                                   sectors: r.sectors, lba: r.lba, storedLength: UInt32(r.payload?.count ?? r.raw?.count ?? 0),
                                   payloadCRC: r.payloadCRC, segmentNumber: b.segment, payloadOffset: payloadOffset, aux: r.aux)
         if let p = r.payload {
@@ -167,8 +176,11 @@ extension LogImage {
         } else {
             b.add(header, payload: r.raw, crcs: r.blockCRCs)
         }
-        applyToMap(header, map: &s.map, ifNewer: false)
-        if b.payloadBlocks * Format.blockSize >= tuning.batchBytes { closeStaging(&s) }
+        return header
+    }
+
+    func closeStagingIfFull(_ s: inout EngineState) {
+        if let b = s.staging, b.payloadBlocks * Format.blockSize >= tuning.batchBytes { closeStaging(&s) }
     }
 
     private func fitsSegment(_ b: BatchBuilder, blocks: Int) -> Bool {

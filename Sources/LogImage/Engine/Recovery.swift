@@ -170,7 +170,11 @@ struct Recovery {
                 skipped.append(e.message)
                 continue
             }
-            if let why = unusable(c, generation: g, segments: segments, present: present, sizes: sizes) {
+            var why = unusable(c, generation: g, segments: segments, present: present, sizes: sizes)
+            if why == nil, !c.epochs.isEmpty {
+                do { _ = try EpochTable(epochs: c.epochs, maps: c.epochMaps) } catch let e as LogImageError { why = e.message }
+            }
+            if let why {
                 skipped.append("\(name): \(why)")
                 continue
             }

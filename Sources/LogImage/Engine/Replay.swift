@@ -41,10 +41,11 @@ struct Replay {
                 throw bad("freezes epoch \(frozen) into child \(child), but the head is \(epochs.head) and the next epoch \(epochs.nextID)")
             }
             guard epochs.snapshot(named: name) == nil else { throw bad("snapshot name '\(name)' already exists") }
+            if let why = SnapshotName.problem(name) { throw bad(why) }
             _ = epochs.freezeHead(name: name, timeNs: t, seq: r.seq, virtualSize: size, headMap: map)
             map = ExtentMap()
         case .delete(let epoch, _, let name):
-            guard let e = epochs.epoch(epoch), e.kind == .snapshot, e.name == name else {
+            guard r.epoch == epochs.head, let e = epochs.epoch(epoch), e.kind == .snapshot, e.name == name else {
                 throw bad("deletes snapshot '\(name)' of epoch \(epoch), which is not a snapshot")
             }
             epochs.delete(epoch)

@@ -13,8 +13,6 @@ struct Checkpoint: Sendable {
     var epochs: [Epoch] = []
     /// Frozen epochs' delta maps (EPOCH_MAP, §6.6).
     var epochMaps: [UInt32: ExtentMap] = [:]
-    /// The head's virtual size; encoding drops map entries past it (Spec §6.3).
-    var headSize: UInt64 = Format.Manifest.maxVirtualSize
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
@@ -26,15 +24,15 @@ struct Checkpoint: Sendable {
             fill(&body)
             body.patch64(UInt64(body.count - start - C.sectionHeaderSize), at: start + 8)
         }
-        func entries(_ m: ExtentMap, limit bytes: UInt64, _ w: inout ByteWriter) {
+        func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
             w.reserve(m.count * C.entrySize)
-            m.forEach(in: 0..<bytes / 512) { e in
+            m.forEach { e in
                 w.u64(e.lba); w.u64(e.seq); w.u32(e.count); w.u8(e.kind.rawValue); w.u8(0); w.u16(0)
                 w.u32(e.segment); w.u32(e.sectorOffset)
             }
         }
         var sections: UInt32 = 2
-        section(C.sectionHeadMap) { entries(map, limit: headSize, &$0) }
+        section(C.sectionHeadMap) { entries(map, &$0) }
         section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
         if !epochs.isEmpty {
             sections += 1
@@ -46,10 +44,9 @@ struct Checkpoint: Sendable {
                     w.bytes(name); w.pad(to: 8)
                 }
             }
-            let sizes = Dictionary(uniqueKeysWithValues: epochs.map { ($0.id, $0.virtualSize == 0 ? headSize : $0.virtualSize) })
             for (id, m) in epochMaps.sorted(by: { $0.key < $1.key }) {
                 sections += 1
-                section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, limit: sizes[id] ?? headSize, &w) }
+                section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, &w) }
             }
         }
         var out = [UInt8](repeating: 0, count: C.headerLength)
@@ -112,12 +109,13 @@ struct Checkpoint: Sendable {
                 guard length <= UInt64(b.count - o) else { throw bad("section length \(length) past end at offset \(o - 8)") }
                 let len = Int(length)
                 let data = UnsafeRawBufferPointer(rebasing: b[o..<o + len])
-                guard type == C.sectionEpochMap || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
+                let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs].contains(type)
+                guard !known || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
                     map = try decodeMap(data, at: o, bad: bad)
                 case C.sectionHeadEpoch:
-                    guard len >= 4 else { throw bad("HEAD_EPOCH section too short") }
+                    guard len == 8 else { throw bad("HEAD_EPOCH section is \(len) bytes, not 8") }
                     epoch = data.le32(0)
                 case C.sectionEpochs:
                     epochs = try decodeEpochs(data, at: o, bad: bad)
@@ -162,6 +160,14 @@ struct Checkpoint: Sendable {
             }
             guard let name = String(validating: Array(s[(o + 40)..<(o + 40 + nameLength)]), as: UTF8.self) else {
                 throw bad("EPOCHS entry at offset \(base + o): name is not UTF-8")
+            }
+            if kind == .snapshot {
+                if let why = SnapshotName.problem(name) { throw bad("EPOCHS entry at offset \(base + o): \(why)") }
+            } else if !name.isEmpty {
+                throw bad("EPOCHS entry at offset \(base + o): a name on an epoch that is not a snapshot")
+            }
+            guard kind != .snapshot || !out.contains(where: { $0.kind == .snapshot && $0.name == name }) else {
+                throw bad("EPOCHS: snapshot name '\(name)' appears twice")
             }
             out.append(Epoch(id: id, parent: parent, kind: kind, name: name, timeNs: s.le64(o + 16), seq: s.le64(o + 24), virtualSize: s.le64(o + 32)))
             o += 40 + padded
