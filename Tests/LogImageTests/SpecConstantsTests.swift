@@ -133,7 +133,17 @@ final class SpecConstantsTests: XCTestCase {
         XCTAssertTrue(t.contains("| \(C.headerLength). Version 1 has no other value."))
         let sec = section("### §6.2")
         XCTAssertTrue(sec.contains("\(C.sectionHeaderSize)-byte section header"))
-        XCTAssertTrue(sec.contains("\(C.sectionHeadMap) HEAD_MAP (§6.3), \(C.sectionHeadEpoch) HEAD_EPOCH (§6.4)"))
+        XCTAssertTrue(sec.contains("\(C.sectionHeadMap) HEAD_MAP (§6.3), \(C.sectionHeadEpoch) HEAD_EPOCH (§6.4), \(C.sectionEpochs) EPOCHS (§6.5), \(C.sectionEpochMap) EPOCH_MAP (§6.6)"))
+        let ep = section("### §6.5")
+        XCTAssertTrue(ep.contains("Section type \(C.sectionEpochs), REQUIRED"))
+        XCTAssertTrue(ep.contains("\(C.epochEntrySize)-byte fixed part"))
+        for (n, o, s) in [("id", 0, 4), ("parent", 4, 4), ("kind", 8, 1), ("name_length", 10, 2), ("time_ns", 16, 8), ("seq", 24, 8), ("virtual_size", 32, 8)] {
+            assertField(ep, n, at: o, size: s, "§6.5")
+        }
+        for (k, v) in [(Epoch.Kind.head, "1 head"), (.snapshot, "2 snapshot"), (.deleted, "3 deleted")] {
+            XCTAssertTrue(ep.contains(v)); XCTAssertEqual("\(k.rawValue)", String(v.prefix(1)))
+        }
+        XCTAssertTrue(section("### §6.6").contains("Section type \(C.sectionEpochMap)"))
         XCTAssertEqual(C.sectionFlagRequired, 1); XCTAssertTrue(sec.contains("Bit 0, REQUIRED"))
         let map = section("### §6.3")
         XCTAssertTrue(map.contains("sequence of \(C.entrySize)-byte entries"))
@@ -150,7 +160,9 @@ final class SpecConstantsTests: XCTestCase {
         let t = section("## §9")
         XCTAssertTrue(t.contains("| 0x\(String(repeating: "0", count: 15))1 | 0 | `LZ4` | incompatible |"))
         XCTAssertEqual(Format.Incompatible.lz4, 1 << 0)
-        XCTAssertEqual(Format.Incompatible.known, Format.Incompatible.lz4)
+        XCTAssertEqual(Format.Incompatible.snapshots, 1 << 1)
+        XCTAssertTrue(t.contains("| 0x\(String(repeating: "0", count: 15))2 | 1 | `SNAPSHOTS` | incompatible |"))
+        XCTAssertEqual(Format.Incompatible.known, Format.Incompatible.lz4 | Format.Incompatible.snapshots)
         XCTAssertEqual(Format.Compatible.known, 0); XCTAssertTrue(t.contains("| — | 0 - 63 | — | compatible | None defined. |"))
         XCTAssertEqual(Format.Autoclear.known, 0); XCTAssertTrue(t.contains("| — | 0 - 63 | — | autoclear | None defined. |"))
     }
