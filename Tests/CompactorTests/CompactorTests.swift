@@ -11,6 +11,10 @@ final class CompactorTests: XCTestCase {
     /// Overwrites the disk several times (with a snapshot and trims on the
     /// way) so most of the log is garbage. Returns the expected head and snapshot contents.
     func churn(_ img: LogImage, seed: UInt64) throws -> (head: [UInt8], snap: [UInt8]) {
+        try Self.churn(img, seed: seed)
+    }
+
+    static func churn(_ img: LogImage, seed: UInt64) throws -> (head: [UInt8], snap: [UInt8]) {
         var rng = SeededRandom(seed: seed)
         var snap: [UInt8] = []
         for round in 0..<5 {
@@ -139,6 +143,41 @@ final class CompactorTests: XCTestCase {
             }
         }
         XCTAssertEqual(failures.withLock { $0 }, [])
+        try img.close()
+    }
+}
+
+final class BackgroundCompactorTests: XCTestCase {
+    func testBackgroundCompactionWhileWriting() throws {
+        let dir = TempDirectory()
+        var opts = LogImage.CreateOptions(virtualSize: UInt64(CompactorTests.size))
+        opts.segmentSize = 1 << 20
+        let img = try LogImage.create(at: dir.file("bg.limg"), options: opts)
+        var o = BackgroundCompactor.Options()
+        o.start = 0.2
+        o.stop = 0.05
+        o.interval = 0.02
+        o.bytesPerSecond = 0
+        let bg = BackgroundCompactor(image: img, options: o)
+        bg.start()
+        let (head, snap) = try CompactorTests.churn(img, seed: 11)
+        // Keep writing while it runs; then wait (bounded) for it to get below `stop`.
+        var rng = SeededRandom(seed: 5)
+        var shadow = head
+        for _ in 0..<200 {
+            let off = Int(rng.next() % UInt64(CompactorTests.size / 4096)) * 4096
+            let d = rng.bytes(4096)
+            try img.write(d, at: UInt64(off))
+            shadow.replaceSubrange(off..<off + 4096, with: d)
+        }
+        try img.flush()
+        let deadline = Date().addingTimeInterval(30)
+        while try Compactor(image: img).garbageFraction() > 0.2, Date() < deadline { usleep(20_000) }
+        bg.stop()
+        XCTAssertGreaterThan(bg.totals.segmentsDeleted, 0)
+        XCTAssertLessThanOrEqual(try Compactor(image: img).garbageFraction(), 0.2)
+        XCTAssertTrue(try img.read(at: 0, count: CompactorTests.size) == shadow, "background compaction changed the head")
+        XCTAssertTrue(try img.openSnapshot(name: "mid").read(at: 0, count: CompactorTests.size) == snap)
         try img.close()
     }
 }

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Compactor
+import Foundation
+import LogImage
+
+/// `logimg compact PATH [--until-garbage PCT] [--policy cost-benefit|greedy] [--output human|json]`
+///
+/// Reclaims the space of overwritten, trimmed and deleted-snapshot data in
+/// the foreground, then prints what it reclaimed and moved.
+struct CompactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Reclaim the space of overwritten, trimmed and deleted-snapshot data.",
+        discussion: """
+            Live records are copied out of mostly-garbage segments (keeping their \
+            sequence numbers and epochs, so no view changes), the result is made \
+            durable, and only then are the old segments deleted. Safe to interrupt.
+            """
+    )
+
+    @Argument(help: "The image (NAME.limg directory).")
+    var path: String
+
+    @Option(name: .long, help: "Stop once garbage is at most this percentage of the log (default 10).")
+    var untilGarbage: Double = 10
+
+    @Option(name: .long, help: "Victim choice: cost-benefit (default) or greedy.")
+    var policy: String = Compactor.Policy.costBenefit.rawValue
+
+    @Option(name: .long, help: "Output format: human or json.")
+    var output: OutputFormat = .human
+
+    struct JSONReport: Encodable {
+        var image: String
+        var report: Compactor.Report
+        var seconds: Double
+        var logBytesBefore: UInt64
+        var logBytesAfter: UInt64
+    }
+
+    func validate() throws {
+        guard untilGarbage >= 0, untilGarbage < 100 else {
+            throw ValidationError("--until-garbage must be a percentage from 0 to below 100, got \(untilGarbage)")
+        }
+        guard Compactor.Policy(rawValue: policy) != nil else {
+            throw ValidationError("--policy must be cost-benefit or greedy, got '\(policy)'")
+        }
+    }
+
+    func run() throws {
+        let image = try LogImage.open(at: path, mode: .readWrite)
+        var options = Compactor.Options()
+        options.untilGarbage = untilGarbage / 100
+        options.policy = Compactor.Policy(rawValue: policy)!
+        let compactor = Compactor(image: image, options: options)
+        let before = try image.info().logBytes
+        let start = monotonicSeconds()
+        let bar = ProgressBar(total: 1000)
+        let report = try compactor.compact { r in
+            let span = max(r.garbageBefore - options.untilGarbage, 1e-9)
+            bar.update(UInt64(max(0, min(1, (r.garbageBefore - r.garbageAfter) / span)) * 1000))
+        }
+        bar.finish()
+        try image.close()
+        let seconds = monotonicSeconds() - start
+        let after = try LogImage.open(at: path, mode: .readOnly).info().logBytes
+        switch output {
+        case .json:
+            print(try Output.json(JSONReport(image: path, report: report, seconds: seconds, logBytesBefore: before, logBytesAfter: after)))
+        case .human:
+            let pct = { (x: Double) in String(format: "%.1f%%", x * 100) }
+            print("compacted \(path) in \(String(format: "%.2f", seconds)) s: \(report.passes) passes, \(report.segmentsDeleted) segments deleted")
+            print("reclaimed \(SizeParser.human(report.bytesReclaimed)), moved \(SizeParser.human(report.bytesMoved)); garbage \(pct(report.garbageBefore)) -> \(pct(report.garbageAfter)); log \(SizeParser.human(before)) -> \(SizeParser.human(after))")
+        }
+    }
+}
