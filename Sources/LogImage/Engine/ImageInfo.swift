@@ -33,6 +33,17 @@ public struct ImageInfo: Sendable, Codable, Equatable {
     public var nextSequence: UInt64
     /// The image's snapshots, oldest first.
     public var snapshots: [SnapshotInfo]
+    /// Bytes of sealed segments that no view reads any more (reclaimable by `compact`).
+    public var garbageBytes: UInt64
+    /// Bytes the guest has written since creation (DATA records).
+    public var guestBytesWritten: UInt64
+    /// Bytes appended to the log since creation (headers and copies included).
+    public var logBytesWritten: UInt64
+    /// logBytesWritten / guestBytesWritten (0 before any write).
+    public var writeAmplification: Double
+    /// Sealed segments per utilisation decile: entry i counts segments with
+    /// live/size in [i/10, (i+1)/10) (the last includes 1.0).
+    public var utilisationHistogram: [Int]
 }
 
 extension LogImage {
@@ -54,6 +65,10 @@ extension LogImage {
             case .trimmed: break
             }
         }
+        let usage = try segmentUsage()
+        var histogram = [Int](repeating: 0, count: 10)
+        for u in usage { histogram[min(9, Int(u.utilisation * 10))] += 1 }
+        let stats = state.withLock { $0.stats }
         var features: [String] = []
         let m = manifestLock.withLock { $0 }
         if m.incompatible & Format.Incompatible.lz4 != 0 { features.append("lz4") }
@@ -66,7 +81,11 @@ extension LogImage {
             segmentCount: segments.count, logBytes: logBytes, liveBytes: live, zeroBytes: zero,
             extentCount: maps.reduce(0) { $0 + $1.count },
             mapBytesPerExtent: headMap.count == 0 ? 0 : Double(headMap.memoryBytes) / Double(headMap.count),
-            checkpointGeneration: gen, nextSequence: next, snapshots: snapshots())
+            checkpointGeneration: gen, nextSequence: next, snapshots: snapshots(),
+            garbageBytes: usage.reduce(0) { $0 + ($1.bytes - min($1.bytes, $1.liveBytes)) },
+            guestBytesWritten: stats.guestBytes, logBytesWritten: stats.logBytes,
+            writeAmplification: stats.guestBytes == 0 ? 0 : Double(stats.logBytes) / Double(stats.guestBytes),
+            utilisationHistogram: histogram)
     }
 
     static func uuidString(_ u: [UInt8]) -> String {

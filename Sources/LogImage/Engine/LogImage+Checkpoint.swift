@@ -7,18 +7,18 @@ extension LogImage {
     public func checkpoint() throws {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
         try checkpointMutex.withLock { lastGeneration in
-            let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, EpochTable, UInt64, UInt64) in
+            let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, EpochTable, UInt64, LifetimeStats) in
                 try checkWritable(s)
                 closeStaging(&s)
                 s.sinceCheckpoint = 0
-                return (s.map, s.appendEnd, s.nextSeq, s.epochs, s.checkpointGeneration, s.virtualSize)
+                return (s.map, s.appendEnd, s.nextSeq, s.epochs, s.checkpointGeneration, s.stats)
             }
             // Durability precondition (Spec §6): every record the map points at is durable.
             try flush()
             let generation = max(snap.4, lastGeneration) + 1
             let c = Checkpoint(generation: generation, coveredSegment: snap.1.segment, coveredOffset: snap.1.offset,
                                nextSeq: snap.2, uuid: manifest.uuid, headEpoch: snap.3.head, map: snap.0,
-                               epochs: snap.3.isEmpty ? [] : snap.3.all, epochMaps: snap.3.maps)
+                               epochs: snap.3.isEmpty ? [] : snap.3.all, epochMaps: snap.3.maps, stats: snap.5)
             try store.writeCheckpoint(generation, c.encode())
             lastGeneration = generation
             state.withLock { $0.checkpointGeneration = generation }

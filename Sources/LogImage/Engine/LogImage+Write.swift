@@ -154,6 +154,7 @@ extension LogImage {
         let seq = s.nextSeq
         s.nextSeq += 1
         let header = appendRecord(r, seq: seq, epoch: s.epochs.head, to: &s)
+        if r.type == .data { s.stats.guestBytes += UInt64(r.sectors) * 512 }
         applyToMap(header, map: &s.map, ifNewer: false)
         closeStagingIfFull(&s)
     }
@@ -214,7 +215,7 @@ extension LogImage {
         s.appendSegment = b.segment
         s.appendOffset = b.end
         s.sinceCheckpoint += UInt64(b.totalBytes)
-        s.bytesAppended += UInt64(b.totalBytes)
+        s.stats.logBytes += UInt64(b.totalBytes)
     }
 
     /// Batches left pending by a failed write (a full disk) are retried before

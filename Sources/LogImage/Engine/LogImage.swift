@@ -101,8 +101,8 @@ struct EngineState: Sendable {
     var closed = false
     /// The image lock; dropped by `close()`.
     var lock: (any DirectoryLock)?
-    /// Log bytes appended by this handle.
-    var bytesAppended: UInt64 = 0
+    /// Lifetime counters since the image was created (Spec §6.7).
+    var stats = LifetimeStats()
 
     /// The maps a view of `epoch` reads through, newest first.
     func viewMaps(_ epoch: UInt32) -> [ExtentMap] {
@@ -131,6 +131,14 @@ struct EngineState: Sendable {
         for b in pending where b.segment == segment && offset >= b.offset && offset < b.end { return b }
         return nil
     }
+}
+
+/// Lifetime counters kept in checkpoints (Spec §6.7): bytes the guest wrote
+/// in DATA records, and bytes appended to the log (batches, headers included).
+/// Their ratio is the write amplification since creation.
+struct LifetimeStats: Sendable, Equatable, Codable {
+    var guestBytes: UInt64 = 0
+    var logBytes: UInt64 = 0
 }
 
 /// What the I/O lock protects: the segment file batches are appended to.

@@ -68,6 +68,7 @@ struct Recovery {
             ?? LogPosition(segment: 1, offset: first)
 
         // Step 7 and 8: scan.
+        var stats = ckpt?.stats ?? LifetimeStats()
         var tables: [UInt64: CRCTable] = [:]
         var cut = first
         var torn: LogPosition?
@@ -96,6 +97,8 @@ struct Recovery {
             }
             let (stop, stopAt) = try sc.scan(from: from) { b in
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
+                stats.logBytes += UInt64(b.header.totalBytes)
+                for r in b.records where r.recordType == .data && r.seq >= replay.nextSeq { stats.guestBytes += UInt64(r.sectors) * 512 }
                 try b.payload.withUnsafeBytes { area in
                     for r in b.records {
                         var payload: UnsafeRawBufferPointer?
@@ -143,6 +146,7 @@ struct Recovery {
                                 segments: handles, crcTables: tables, appendSegment: last, appendOffset: cut,
                                 written: pos, durable: pos, checkpointGeneration: ckpt?.generation ?? 0)
         state.sinceCheckpoint = 0
+        state.stats = stats
         return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 

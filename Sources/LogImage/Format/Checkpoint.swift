@@ -13,6 +13,8 @@ struct Checkpoint: Sendable {
     var epochs: [Epoch] = []
     /// Frozen epochs' delta maps (EPOCH_MAP, §6.6).
     var epochMaps: [UInt32: ExtentMap] = [:]
+    /// Lifetime counters as of the covered position (STATS, §6.7).
+    var stats = LifetimeStats()
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
@@ -34,6 +36,11 @@ struct Checkpoint: Sendable {
         var sections: UInt32 = 2
         section(C.sectionHeadMap) { entries(map, &$0) }
         section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
+        sections += 1
+        let statsStart = body.count
+        body.u32(C.sectionStats); body.u32(0); body.u64(16)
+        body.u64(stats.guestBytes); body.u64(stats.logBytes)
+        _ = statsStart
         if !epochs.isEmpty {
             sections += 1
             section(C.sectionEpochs) { w in
@@ -98,6 +105,7 @@ struct Checkpoint: Sendable {
             var epoch: UInt32 = Format.initialEpoch
             var epochs: [Epoch] = []
             var epochMaps: [UInt32: ExtentMap] = [:]
+            var stats = LifetimeStats()
             var o = hl
             var seen = Set<UInt32>()
             let sections = Int(b.le32(C.offSectionCount))
@@ -109,7 +117,7 @@ struct Checkpoint: Sendable {
                 guard length <= UInt64(b.count - o) else { throw bad("section length \(length) past end at offset \(o - 8)") }
                 let len = Int(length)
                 let data = UnsafeRawBufferPointer(rebasing: b[o..<o + len])
-                let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs].contains(type)
+                let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs, C.sectionStats].contains(type)
                 guard !known || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
@@ -119,6 +127,9 @@ struct Checkpoint: Sendable {
                     epoch = data.le32(0)
                 case C.sectionEpochs:
                     epochs = try decodeEpochs(data, at: o, bad: bad)
+                case C.sectionStats:
+                    guard len >= 16 else { throw bad("STATS section too short") }
+                    stats = LifetimeStats(guestBytes: data.le64(0), logBytes: data.le64(8))
                 case C.sectionEpochMap:
                     guard len >= 8 else { throw bad("EPOCH_MAP section too short at offset \(o)") }
                     let id = data.le32(0)
@@ -142,7 +153,7 @@ struct Checkpoint: Sendable {
             }
             return Checkpoint(generation: b.le64(C.offGeneration), coveredSegment: b.le64(C.offCoveredSegment),
                               coveredOffset: b.le64(C.offCoveredOffset), nextSeq: b.le64(C.offNextSeq),
-                              uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps)
+                              uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps, stats: stats)
         }
     }
 

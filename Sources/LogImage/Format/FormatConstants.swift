@@ -207,6 +207,8 @@ public enum Format {
         static let sectionEpochs: UInt32 = 3
         /// Section type 4: one frozen epoch's delta map (Spec §6.6).
         static let sectionEpochMap: UInt32 = 4
+        /// Section type 5: lifetime counters, not required (Spec §6.7).
+        static let sectionStats: UInt32 = 5
         /// Bytes of an EPOCHS entry before its name (Spec §6.5).
         static let epochEntrySize = 40
         /// Bytes per extent entry in a map section (Spec §6.3).
