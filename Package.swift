@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // liblz4 from Debian's liblz4-dev (Spec/format.md §5.5, codec 1).
@@ -34,15 +35,28 @@ let package = Package(
             ]
         ),
         .target(name: "Compactor", dependencies: ["LogImage"]),
+        // NBD server (NetworkBlockDevice/nbd doc/proto.md) on SwiftNIO; `logimg serve` fronts it.
+        .target(
+            name: "LogImageNBD",
+            dependencies: [
+                "LogImage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "logimg",
             dependencies: [
                 "LogImage",
                 "Compactor",
+                "LogImageNBD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Compaction benchmark (bench/compaction.sh); build with -c release.
+        .executableTarget(name: "logimg-compactbench", dependencies: ["LogImage", "Compactor"]),
         // In-process engine benchmark (bench/engine.sh); build with -c release.
         .executableTarget(name: "logimg-bench", dependencies: ["LogImage"]),
         .target(
@@ -56,6 +70,9 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         // Runs the built `logimg` binary (swift build --build-tests builds it).
+        .testTarget(name: "CompactorTests", dependencies: ["Compactor", "LogImage", "LogImageTestSupport"]),
         .testTarget(name: "logimgCLITests", dependencies: ["LogImage", "LogImageTestSupport"]),
+        // Drives the NBD server with real clients (nbdinfo, qemu-io, qemu-img, nbdcopy, fio, python3-libnbd).
+        .testTarget(name: "LogImageNBDTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
     ]
 )

@@ -37,6 +37,8 @@ struct Options {
           --seconds S    also stop each 4 KiB test after S seconds
           --seed N       RNG seed for the random offsets
           --keep         keep the files afterwards
+
+        logimg-bench --snapshot-bench ...   snapshot timing for bench/snapshot.sh (see SnapshotBench.swift)
         """
 
     static func parse(_ args: [String]) -> Options {
@@ -258,6 +260,11 @@ func progress(_ s: String) {
 
 // MARK: - Main
 
+// `--snapshot-bench …`: snapshot create/delete timing for bench/snapshot.sh (SnapshotBench.swift).
+if CommandLine.arguments.dropFirst().first == "--snapshot-bench" {
+    SnapshotBench.main(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 
 let opts = Options.parse(Array(CommandLine.arguments.dropFirst()))
 let ownDir = opts.dir == nil

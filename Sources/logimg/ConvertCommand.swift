@@ -24,6 +24,7 @@ struct ConvertCommand: ParsableCommand {
               logimg convert disk.raw disk.limg
               logimg convert -O raw disk.limg disk.raw
               logimg convert --compression lz4 old.limg packed.limg
+              logimg convert --snapshot before-upgrade -O raw disk.limg old.raw
             """
     )
 
@@ -42,6 +43,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "limg destination: segment size (default: the source's, else 64M).",
             transform: SizeParser.parseSegmentSize)
     var segmentSize: Int?
+
+    @Option(name: [.customShort("l"), .customLong("snapshot")], help: "limg source: export this snapshot instead of the current contents.")
+    var snapshot: String?
 
     @Argument(help: "Source image: raw file, block device or NAME.limg directory.")
     var source: String
@@ -62,9 +66,12 @@ struct ConvertCommand: ParsableCommand {
             throw CLIError("'\(destination)' already exists; convert creates a new destination and never overwrites")
         }
 
+        if snapshot != nil && format == .raw {
+            throw CLIError("--snapshot needs a limg source; '\(source)' is raw")
+        }
         let src: any ConvertSource = format == .raw
             ? try RawSource(RawFile.openForReading(source))
-            : try LimgSource(LogImage.open(at: source, mode: .readOnly))
+            : try LimgSource(LogImage.open(at: source, mode: .readOnly), snapshot: snapshot)
 
         let dst: any ConvertDestination
         switch outputFormat {
@@ -255,28 +262,42 @@ final class RawSource: ConvertSource {
     }
 }
 
+/// A limg image: its head, or with `snapshot` one of its snapshots (a read-only view).
 final class LimgSource: ConvertSource {
     let image: LogImage
+    let view: LogImageView?
     let size: UInt64
-    let segmentSize: Int?
-    let compression: CompressionOption?
+    /// Whether this source closes `image` when released (false when another source shares it).
+    let ownsImage: Bool
 
-    init(_ image: LogImage) throws {
+    init(_ image: LogImage, snapshot: String? = nil, ownsImage: Bool = true) throws {
         self.image = image
-        let info = try image.info()
-        size = image.virtualSize
-        segmentSize = Int(info.segmentSize)
-        compression = CompressionOption(rawValue: info.compression)
+        self.ownsImage = ownsImage
+        do {
+            view = try snapshot.map { try image.openSnapshot(name: $0) }
+        } catch {
+            if ownsImage { try? image.close() }
+            throw error
+        }
+        size = view?.virtualSize ?? image.virtualSize
     }
 
-    deinit { try? image.close() }
+    // From info() only when asked (convert to limg): it also totals every snapshot, which map and compare need not pay.
+    var segmentSize: Int? { (try? image.info()).map { Int($0.segmentSize) } }
+    var compression: CompressionOption? { (try? image.info()).flatMap { CompressionOption(rawValue: $0.compression) } }
+
+    deinit { if ownsImage { try? image.close() } }
 
     func ranges(from start: UInt64, to end: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
-        try image.allocation(at: start, length: end - start) { off, len, kind in try body(off, off + len, kind) }
+        if let view {
+            try view.allocation(at: start, length: end - start) { off, len, kind in try body(off, off + len, kind) }
+        } else {
+            try image.allocation(at: start, length: end - start) { off, len, kind in try body(off, off + len, kind) }
+        }
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        try image.read(into: buffer, at: offset)
+        if let view { try view.read(into: buffer, at: offset) } else { try image.read(into: buffer, at: offset) }
     }
 }
 

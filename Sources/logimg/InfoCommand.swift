@@ -52,6 +52,8 @@ struct InfoCommand: ParsableCommand {
             ("checkpoint generation", "\(i.checkpointGeneration)"),
             ("next sequence", "\(i.nextSequence)"),
         ]
-        return rows.map { "\($0.0): \($0.1)\n" }.joined()
+        var out = rows.map { "\($0.0): \($0.1)\n" }.joined()
+        if !i.snapshots.isEmpty { out += SnapshotCommand.table(i.snapshots) }
+        return out
     }
 }

@@ -20,7 +20,9 @@ struct Logimg: ParsableCommand {
             (the log) and checkpoints. See Spec/format.md.
             """,
         version: "0.1.0",
-        subcommands: [CreateCommand.self, InfoCommand.self, ConvertCommand.self, CheckCommand.self]
+        subcommands: [CreateCommand.self, InfoCommand.self, ConvertCommand.self, CheckCommand.self, ServeCommand.self,
+                      SnapshotCommand.self, MapCommand.self, DiffCommand.self, CompareCommand.self, ResizeCommand.self,
+                      CompactCommand.self]
     )
 
     static func main() {

@@ -78,6 +78,21 @@ final class SnapshotTests: XCTestCase {
         XCTAssertEqual(try re.openSnapshot(name: "big").read(at: (4 << 20) - 4096, count: 4096), fill(7))
     }
 
+    func testRevertRestoresTheSnapshotSize() throws {
+        let fs = SimFileSystem()
+        let img = try makeImage(fs, "/v.limg")          // 4 MiB
+        try img.createSnapshot(name: "small")
+        try img.resize(to: 8 << 20)
+        try img.write(fill(9), at: (8 << 20) - 4096)
+        try img.revert(to: "small")
+        XCTAssertEqual(img.virtualSize, 4 << 20)
+        try img.resize(to: 8 << 20)
+        XCTAssertEqual(try img.read(at: (8 << 20) - 4096, count: 4096), fill(0), "reverted data came back after a grow")
+        let re = try LogImage.open(at: "/v.limg", mode: .readOnly, fileSystem: fs.crashState(atOperation: fs.operationCount, pending: .none))
+        XCTAssertEqual(re.virtualSize, 8 << 20)
+        XCTAssertEqual(try re.read(at: (8 << 20) - 4096, count: 4096), fill(0))
+    }
+
     func testBadInput() throws {
         let dir = TempDirectory()
         let img = try makeImage(PosixFileSystem(), dir.file("b.limg"))

@@ -89,6 +89,8 @@ struct Checker {
     var report: CheckReport
     /// Valid payload block ranges per segment (block numbers), from the scan.
     var validBlocks: [UInt64: [Range<Int>]] = [:]
+    /// The newest checkpoint generation present.
+    var newestGeneration: UInt64 = 0
     /// Block ranges already reported as damaged, per segment.
     var damagedBlocks: [UInt64: [Range<Int>]] = [:]
 
@@ -100,7 +102,9 @@ struct Checker {
         let segments = try store.listSegments()
         if segments.isEmpty { corruption(store.name, nil, nil, "image has no segments") }
         for seg in segments { try checkSegment(seg, isLast: seg == segments.last) }
-        for g in try store.listCheckpoints() { try checkCheckpoint(g, segments: Set(segments)) }
+        let generations = try store.listCheckpoints()
+        newestGeneration = generations.last ?? 0
+        for g in generations { try checkCheckpoint(g, segments: Set(segments)) }
     }
 
     mutating func checkSegment(_ seg: UInt64, isLast: Bool) throws {
@@ -196,6 +200,14 @@ struct Checker {
             return
         }
         if c.generation != g { corruption(name, nil, UInt64(Format.Checkpoint.offGeneration), "generation \(c.generation) does not match the file name") }
+        // A checkpoint older than the newest one may refer to segments the
+        // compactor deleted (its own deletion may not have been durable): stale, not damage.
+        let referencesMissing = !segments.contains(c.coveredSegment) || ([c.map] + Array(c.epochMaps.values)).contains { m in
+            var missing = false
+            m.forEach { e in if !missing, e.kind == .data || e.kind == .compressed, !segments.contains(UInt64(e.segment)) { missing = true } }
+            return missing
+        }
+        if referencesMissing && g < newestGeneration { return }
         if !segments.contains(c.coveredSegment) {
             corruption(name, nil, UInt64(Format.Checkpoint.offCoveredSegment), "covers segment \(c.coveredSegment), which does not exist")
         }

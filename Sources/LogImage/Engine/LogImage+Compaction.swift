@@ -50,6 +50,10 @@ extension LogImage {
     /// a victim — and only then deletes the victims (Spec/consistency.md §4).
     /// Safe to run while other threads read and write.
     package func compact(segments victims: [UInt64]) throws -> CompactionResult {
+        try compactionMutex.withLock { _ in try compactLocked(victims) }
+    }
+
+    private func compactLocked(_ victims: [UInt64]) throws -> CompactionResult {
         var result = CompactionResult()
         if victims.isEmpty { return result }
         let victimSet = Set(victims)

@@ -17,7 +17,11 @@ extension LogImage {
         while true {
             let plan = try planRead(view: view, lba: lba, sectors: sectors, into: buffer)
             if !plan.missingTables.isEmpty {
-                for seg in plan.missingTables { try loadCRCTable(seg) }
+                for seg in plan.missingTables {
+                    do { try loadCRCTable(seg) } catch let e as LogImageError where e.code == .notFound {
+                        // The compactor deleted it after moving its data: plan again from the current map.
+                    }
+                }
                 continue
             }
             for p in plan.pieces { try readPiece(p, lba: lba, into: buffer) }

@@ -80,25 +80,41 @@ extension LogImage {
         guard newSize % 512 == 0, newSize <= Format.Manifest.maxVirtualSize else {
             throw LogImageError(.invalidArgument, "size \(newSize) must be a multiple of 512 and at most 2^55 bytes")
         }
-        let old = virtualSize
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
-        if newSize < old {
-            guard shrink else {
-                throw LogImageError(.invalidArgument, "\(store.name): shrinking from \(old) to \(newSize) bytes discards data past the new end; pass shrink to confirm")
+        let old = try state.withLock { s -> UInt64 in
+            try checkWritable(s)
+            let old = s.virtualSize
+            if newSize < old {
+                guard shrink else {
+                    throw LogImageError(.invalidArgument, "\(store.name): shrinking from \(old) to \(newSize) bytes discards data past the new end; pass shrink to confirm")
+                }
+                // The new size takes effect before the trim, so no write can land past it afterwards.
+                s.virtualSize = newSize
+                var done: UInt64 = 0
+                let sectors = (old - newSize) / 512
+                while done < sectors {
+                    let n = min(sectors - done, 1 << 31)
+                    append(PreparedRecord(type: .trim, lba: newSize / 512 + done, sectors: UInt32(n)), to: &s)
+                    done += n
+                }
             }
-            try discard(at: newSize, length: old - newSize)
-            try flush()
+            return old
         }
+        if newSize < old { try flush() }  // the trim is durable before the manifest shrinks (Spec §8, Resizing)
+        try setManifestSize(newSize)
+        state.withLock { $0.virtualSize = newSize }
+    }
+
+    /// Replaces the manifest with a new head size.
+    func setManifestSize(_ size: UInt64) throws {
         try manifestLock.withLock { m in
+            if m.virtualSize == size { return }
             var next = m
-            next.virtualSize = newSize
+            next.virtualSize = size
             next.generation += 1
             try store.replaceManifest(next.encode())
             m = next
         }
-        state.withLock { $0.virtualSize = newSize }
-        // The checkpoint stores entries only below each view's size (Spec §6.3).
-        try checkpoint()
     }
 
     /// Takes a snapshot: the current contents are frozen under `name` and the
@@ -151,7 +167,7 @@ extension LogImage {
     /// Durable when this returns.
     /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
     public func revert(to name: String) throws {
-        try state.withLock { s in
+        let size = try state.withLock { s -> UInt64 in
             try checkWritable(s)
             guard let e = s.epochs.snapshot(named: name) else {
                 throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
@@ -159,8 +175,14 @@ extension LogImage {
             _ = appendMarker(.epoch(newEpoch: s.epochs.nextID, parent: e.id, timeNs: Self.nowNs()), to: &s)
             _ = s.epochs.newHead(parent: e.id)
             s.map = ExtentMap()
+            // The head takes the snapshot's size, as qemu-img snapshot -a does.
+            let size = effectiveSize(e)
+            if size < s.virtualSize { s.virtualSize = size }
+            return size
         }
         try flush()
+        try setManifestSize(size)
+        state.withLock { $0.virtualSize = size }
     }
 
     /// Opens a snapshot as a read-only view with the same read API as the head.

@@ -39,6 +39,8 @@ public final class LogImage: Sendable {
     let state: Locked<EngineState>
     let io: Locked<IOState>
     let checkpointMutex = Locked<UInt64>(0)
+    /// Serialises compaction passes.
+    let compactionMutex = Locked<Void>(())
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
 

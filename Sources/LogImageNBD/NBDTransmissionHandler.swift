@@ -1,0 +1,252 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Serves the transmission phase of one connection (proto.md "Transmission").
+///
+/// - Requests are validated on the event loop; bad ones are answered at once
+///   with the error proto.md names, and the connection goes on.
+/// - Valid requests run concurrently on the server's I/O thread pool (never
+///   on the event loop); each reply is sent when its request completes, so
+///   replies go out of order.
+/// - Memory is bounded: a request holds "in-flight bytes" (its write payload
+///   or its read reply) from the moment it starts until its reply has been
+///   written to the socket. Past the per-connection limit, new requests wait
+///   in a queue and the handler stops reading from the socket (it withholds
+///   `read()`), so the client is paced by TCP instead of filling memory.
+/// - NBD_CMD_DISC: outstanding requests finish, then the connection closes.
+///   Server shutdown: the same, and requests that arrive meanwhile get NBD_ESHUTDOWN.
+final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NBDRequest
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let commands: NBDCommands
+    private let shared: NBDServerShared
+    private var logger: Logger
+    private var context: ChannelHandlerContext?
+
+    private var queue = CircularBuffer<(NBDRequestHeader, ByteBuffer?)>()
+    private var inFlightBytes = 0
+    private var inFlightOps = 0
+    private var readPending = false
+    private var disconnecting = false  // NBD_CMD_DISC received
+    private var shuttingDown = false  // server shutdown
+    private var closing = false
+    private var flushScheduled = false
+
+    init(export: NBDExport, structuredReplies: Bool, allocationContextID: UInt32?,
+         shared: NBDServerShared, logger: Logger) {
+        self.commands = NBDCommands(export: export, structuredReplies: structuredReplies,
+                                    allocationContextID: allocationContextID,
+                                    allocator: ByteBufferAllocator(), maxPayload: NBD.maximumPayloadSize)
+        self.shared = shared
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if shared.isShuttingDown { beginShutdown() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if closing || disconnecting { return }  // "A client MUST NOT send anything ... after NBD_CMD_DISC".
+        switch unwrapInboundIn(data) {
+        case .oversizedWrite(let h):
+            logger.debug("\(h): payload over \(commands.maxPayload) bytes, skipped")
+            replyNow(commands.errorResult(h, NBDCommandError(
+                code: NBD.EINVAL, message: "write of \(h.length) bytes exceeds the maximum payload \(commands.maxPayload)")),
+                     header: h)
+        case .request(let h, let payload):
+            if h.type == NBD.cmdDisc {
+                logger.debug("NBD_CMD_DISC: finishing \(inFlightOps + queue.count) outstanding requests")
+                disconnecting = true
+                finishIfIdle()
+                return
+            }
+            if shuttingDown {
+                replyNow(commands.errorResult(h, NBDCommandError(code: NBD.ESHUTDOWN, message: "server is shutting down")),
+                         header: h)
+                return
+            }
+            if let e = commands.validate(h) {
+                logger.debug("\(h) -> \(NBD.errorName(e.code)): \(e.message)")
+                replyNow(commands.errorResult(h, e), header: h)
+                return
+            }
+            queue.append((h, payload))
+            pump()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        if !queue.isEmpty {
+            logger.debug("connection closed with \(queue.count) requests not started; they are dropped (none was acknowledged)")
+            queue.removeAll()
+        }
+        logger.debug("connection closed")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A broken request magic (the stream can no longer be framed) or a socket error: only
+        // this connection ends. Requests already running finish on the pool; their replies are dropped.
+        logger.info("closing connection: \(error)")
+        closing = true
+        queue.removeAll()
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is NBDShutdownEvent {
+            beginShutdown()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func beginShutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        logger.debug("server shutting down: finishing \(inFlightOps + queue.count) outstanding requests")
+        finishIfIdle()
+    }
+
+    // MARK: - Outbound: read pacing
+
+    func read(context: ChannelHandlerContext) {
+        if mayRead {
+            context.read()
+        } else {
+            if !readPending { shared.statistics.readPaused() }
+            readPending = true
+        }
+    }
+
+    private var mayRead: Bool {
+        !closing && !disconnecting && !shuttingDown && queue.isEmpty
+            && inFlightBytes < shared.configuration.maxInFlightBytesPerConnection
+            && inFlightOps < shared.configuration.maxInFlightRequestsPerConnection
+    }
+
+    private func resumeReadingIfAllowed() {
+        if readPending && mayRead, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: - Running requests
+
+    private func cost(_ h: NBDRequestHeader) -> Int {
+        switch h.type {
+        case NBD.cmdRead: return Int(h.length) + 64
+        case NBD.cmdWrite: return Int(h.length)
+        // The reply holds up to 8 bytes per 512-byte sector, at most 2^20 descriptors.
+        case NBD.cmdBlockStatus: return min(Int(h.length) / 64, 8 * NBD.maxBlockStatusDescriptors) + 64
+        default: return 0
+        }
+    }
+
+    /// Starts queued requests while the in-flight limits allow (always at least one).
+    private func pump() {
+        let config = shared.configuration
+        while let (h, payload) = queue.first.map({ ($0.0, $0.1) }), !closing {
+            let c = cost(h)
+            let fits = inFlightOps == 0
+                || (inFlightOps < config.maxInFlightRequestsPerConnection && inFlightBytes + c <= config.maxInFlightBytesPerConnection)
+            guard fits else { break }
+            queue.removeFirst()
+            start(h, payload: payload, cost: c)
+        }
+        resumeReadingIfAllowed()
+    }
+
+    private func start(_ h: NBDRequestHeader, payload: ByteBuffer?, cost: Int) {
+        guard let context else { return }
+        inFlightBytes += cost
+        inFlightOps += 1
+        shared.statistics.requestStarted(inFlightBytes: inFlightBytes)
+        let commands = self.commands
+        let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) {
+            commands.execute(h, payload: payload)
+        }
+        future.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let r):
+                if r.error == NBD.EIO || r.error == NBD.ENOSPC {
+                    // The disk failed or is full: worth a warning, unlike a client's bad request.
+                    self.logger.warning("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
+                } else if r.error != 0 {
+                    self.logger.debug("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
+                } else {
+                    self.logger.trace("\(h) -> OK")
+                }
+                self.send(r, header: h, cost: cost)
+            case .failure(let error):
+                // The pool is gone (server stopping): the request did not run.
+                self.send(self.commands.errorResult(h, NBDCommandError(code: NBD.ESHUTDOWN, message: "\(error)")),
+                          header: h, cost: cost)
+            }
+        }
+    }
+
+    /// Answers a request without running it (a bad request, or shutting down). The reply counts
+    /// as in flight until written, so a client that sends bad requests but reads no replies is
+    /// paced like any other instead of piling up replies in memory.
+    private func replyNow(_ r: NBDCommandResult, header h: NBDRequestHeader) {
+        let c = r.buffers.reduce(0) { $0 + $1.readableBytes }
+        inFlightBytes += c
+        inFlightOps += 1
+        send(r, header: h, cost: c)
+    }
+
+    /// Writes a reply; the request gives back its in-flight share once the reply is on the socket.
+    private func send(_ r: NBDCommandResult, header h: NBDRequestHeader, cost: Int) {
+        guard let context, context.channel.isActive else {
+            complete(cost: cost)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        for (i, b) in r.buffers.enumerated() {
+            context.write(wrapOutboundOut(b), promise: i == r.buffers.count - 1 ? promise : nil)
+        }
+        scheduleFlush(context)
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            self.complete(cost: cost)
+        }
+    }
+
+    /// Flushes once after the replies that are ready now: completions queued on the event loop
+    /// run before the flush, so one write system call carries many small replies.
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        if flushScheduled { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    private func complete(cost: Int) {
+        inFlightBytes -= cost
+        inFlightOps -= 1
+        pump()
+        finishIfIdle()
+    }
+
+    /// After NBD_CMD_DISC or at shutdown, close once nothing is outstanding.
+    private func finishIfIdle() {
+        guard disconnecting || shuttingDown, inFlightOps == 0, queue.isEmpty, !closing, let context else { return }
+        closing = true
+        logger.debug("closing connection (\(disconnecting ? "NBD_CMD_DISC" : "shutdown"))")
+        context.close(promise: nil)
+    }
+}

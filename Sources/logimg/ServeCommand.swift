@@ -1,0 +1,107 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LogImage
+import LogImageNBD
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `logimg serve PATH [--socket PATH] [--bind ADDR] [--port N] [--read-only] [--max-connections N] [--verbose]`
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve an image over NBD (Network Block Device).",
+        discussion: """
+            Listens on TCP 127.0.0.1:10809 by default. With --socket alone it \
+            listens only on that Unix socket; add --bind or --port to listen on \
+            TCP as well. The default export "" is the image, read-write unless \
+            --read-only.
+
+            SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, \
+            write a checkpoint and exit 0.
+
+            Example: logimg serve disk.limg --socket /tmp/disk.sock
+            then:    qemu-system-x86_64 -drive file=nbd+unix:///?socket=/tmp/disk.sock,format=raw
+            """
+    )
+
+    @Argument(help: "The image (NAME.limg directory).")
+    var path: String
+
+    @Option(name: .long, help: "Listen on this Unix socket (a stale socket file is replaced).")
+    var socket: String?
+
+    @Option(name: .long, help: "TCP address to listen on (default 127.0.0.1).")
+    var bind: String?
+
+    @Option(name: .long, help: "TCP port (default 10809; 0 picks a free port).")
+    var port: Int?
+
+    @Flag(name: .long, help: "Serve read-only (the image is opened with a shared lock).")
+    var readOnly = false
+
+    @Option(name: .long, help: "Most client connections at once (default 64).")
+    var maxConnections: Int = 64
+
+    @Flag(name: .long, help: "Log each connection and each negotiated option to stderr.")
+    var verbose = false
+
+    func validate() throws {
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+    }
+
+    func run() throws {
+        let level: Logger.Level = verbose ? .debug : .warning
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "logimg.serve")
+
+        var config = NBDServerConfiguration()
+        config.readOnly = readOnly
+        config.maxConnections = maxConnections
+        config.unixSocketPath = socket
+        if socket != nil && bind == nil && port == nil {
+            config.host = nil  // --socket alone: Unix socket only
+        } else {
+            config.host = bind ?? "127.0.0.1"
+            config.port = port ?? NBD.defaultPort
+        }
+
+        // Signals are taken before the server starts, so none is lost.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let stop = DispatchSemaphore(value: 0)
+        let signalQueue = DispatchQueue(label: "logimg.serve.signals")
+        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+            s.setEventHandler { stop.signal() }
+            s.resume()
+            return s
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        let image = try LogImage.open(at: path, mode: readOnly ? .readOnly : .readWrite)
+        let server = NBDServer(image: image, configuration: config, logger: Logger(label: "logimg.nbd"))
+        do {
+            try server.start()
+        } catch {
+            try? image.close()
+            throw CLIError("\(error)")
+        }
+        // One line when ready; written straight to fd 1 so a pipe sees it at once.
+        FileHandle.standardOutput.write(Data("serving \(path) on \(server.listeningDescription)\n".utf8))
+
+        stop.wait()
+        logger.info("signal received: shutting down")
+        try server.shutdown()
+        try image.flush()
+        try image.close()
+        logger.info("image closed")
+    }
+}

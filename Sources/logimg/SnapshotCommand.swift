@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import LogImage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `logimg snapshot create|list|delete|revert PATH [NAME]`, like `qemu-img snapshot -c|-l|-d|-a`.
+///
+/// A snapshot is a marker record in the log: create, delete and revert are
+/// O(1) whatever the disk size, and durable when the command returns.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Create, list, delete or revert to internal snapshots.",
+        discussion: """
+            create, delete and revert open the image for writing (they fail while \
+            another process has it open); list opens it read-only.
+
+            Examples:
+              logimg snapshot create disk.limg before-upgrade
+              logimg snapshot list disk.limg
+              logimg snapshot revert disk.limg before-upgrade
+              logimg snapshot delete disk.limg before-upgrade
+            """,
+        subcommands: [Create.self, List.self, Delete.self, Revert.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create",
+            abstract: "Freeze the current contents under NAME (qemu-img snapshot -c).")
+
+        @Argument(help: "The image (NAME.limg directory).")
+        var path: String
+
+        @Argument(help: "Snapshot name: 1 to 255 bytes, no control characters or '/'.")
+        var name: String
+
+        func run() throws {
+            try SnapshotCommand.withWritable(path) { try $0.createSnapshot(name: name) }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Delete snapshot NAME (qemu-img snapshot -d); its space is reclaimed by compaction.")
+
+        @Argument(help: "The image (NAME.limg directory).")
+        var path: String
+
+        @Argument(help: "The snapshot to delete.")
+        var name: String
+
+        func run() throws {
+            try SnapshotCommand.withWritable(path) { try $0.deleteSnapshot(name: name) }
+        }
+    }
+
+    struct Revert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revert",
+            abstract: "Make the disk read as snapshot NAME again (qemu-img snapshot -a); writes since are dropped.")
+
+        @Argument(help: "The image (NAME.limg directory).")
+        var path: String
+
+        @Argument(help: "The snapshot to revert to.")
+        var name: String
+
+        func run() throws {
+            try SnapshotCommand.withWritable(path) { try $0.revert(to: name) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the snapshots (qemu-img snapshot -l).",
+            discussion: """
+                Columns: ID (the snapshot's epoch), TAG (its name), REFERENCED (bytes \
+                of data its view reads), EXCLUSIVE (bytes only it reads: what deleting \
+                it frees, once compacted), DATE (local time), SEQ (sequence number of \
+                its record). Prints nothing when there are none. --output json prints \
+                an array of snapshot objects.
+                """)
+
+        @Argument(help: "The image (NAME.limg directory).")
+        var path: String
+
+        @Option(name: .long, help: "Output format: human or json.")
+        var output: OutputFormat = .human
+
+        func run() throws {
+            let image = try LogImage.open(at: path, mode: .readOnly)
+            let list = image.snapshots()
+            try image.close()
+            switch output {
+            case .json: print(try Output.json(list))
+            case .human:
+                if !list.isEmpty { print(SnapshotCommand.table(list), terminator: "") }
+            }
+        }
+    }
+
+    /// Opens `path` read-write and runs `body`.
+    ///
+    /// On success the handle is not closed: the snapshot operations are
+    /// durable when they return (their record is flushed), and `close()`
+    /// would also write a checkpoint of the whole extent map, O(extents),
+    /// which would make an O(1) operation cost as much as the map (about
+    /// 150 ms at 262K extents). The next open replays the one record after
+    /// the last checkpoint, and the lock goes with the process.
+    static func withWritable(_ path: String, _ body: (LogImage) throws -> Void) throws {
+        let image = try LogImage.open(at: path, mode: .readWrite)
+        do {
+            try body(image)
+        } catch {
+            try? image.close()
+            throw error
+        }
+    }
+
+    /// The `Snapshot list:` table, as `qemu-img snapshot -l` and `qemu-img info` print it.
+    static func table(_ list: [SnapshotInfo]) -> String {
+        let header = ["ID", "TAG", "REFERENCED", "EXCLUSIVE", "DATE", "SEQ"]
+        let rows = list.map { s in
+            ["\(s.epoch)", s.name, SizeParser.human(s.bytesReferenced), SizeParser.human(s.bytesExclusive),
+             localDate(s.createdNs), "\(s.sequence)"]
+        }
+        // Left-aligned text columns, right-aligned numbers, two spaces apart.
+        let rightAligned: Set<Int> = [2, 3, 5]
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            var out = ""
+            for (i, c) in cells.enumerated() {
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                let cell = rightAligned.contains(i) ? pad + c : (i == cells.count - 1 ? c : c + pad)
+                out += (i == 0 ? "" : "  ") + cell
+            }
+            while out.hasSuffix(" ") { out.removeLast() }
+            return out + "\n"
+        }
+        return "Snapshot list:\n" + line(header) + rows.map(line).joined()
+    }
+
+    /// `2026-11-26 17:52:55` in local time (ISO 8601 date and time, as qemu-img prints).
+    static func localDate(_ ns: UInt64) -> String {
+        var t = time_t(ns / 1_000_000_000)
+        var tm = tm()
+        localtime_r(&t, &tm)
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S", &tm)
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
