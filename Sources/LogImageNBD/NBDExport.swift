@@ -59,15 +59,33 @@ public struct NBDExport: Sendable {
 
 /// The exports of one server, looked up by name.
 ///
-/// `logimg serve` offers exactly one today: `""`, the head of the image
-/// (read-write unless the server is read-only). Snapshots do not exist in the
-/// library yet; when they land, each snapshot becomes a further, read-only
-/// export named after it (a snapshot view conforming to `NBDBlockBackend`),
-/// and `NBD_OPT_LIST` lists them all (see the snapshots issue).
+/// `logimg serve` offers `""`, the head of the image (read-write unless the
+/// server is read-only), and every snapshot as a read-only export named
+/// after it. Snapshots come from `dynamic`, asked at each lookup, so one taken
+/// while the server runs is served at once and a deleted one disappears.
 struct NBDExportList: Sendable {
     var exports: [NBDExport]
+    var dynamic: (@Sendable () -> [NBDExport])? = nil
+
+    /// Every export, the fixed ones first.
+    var all: [NBDExport] { exports + (dynamic?() ?? []) }
 
     func find(_ name: String) -> NBDExport? {
-        exports.first { $0.name == name }
+        exports.first { $0.name == name } ?? dynamic?().first { $0.name == name }
     }
+}
+
+/// A snapshot served as a read-only export.
+extension LogImageView: NBDBlockBackend {
+    public var isReadOnly: Bool { true }
+    public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) throws {
+        throw LogImageError(.readOnly, "snapshot \(name) is read-only")
+    }
+    public func writeZeroes(at offset: UInt64, length: UInt64, fua: Bool) throws {
+        throw LogImageError(.readOnly, "snapshot \(name) is read-only")
+    }
+    public func discard(at offset: UInt64, length: UInt64, fua: Bool) throws {
+        throw LogImageError(.readOnly, "snapshot \(name) is read-only")
+    }
+    public func flush() throws {}
 }

@@ -150,7 +150,7 @@ final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
                 reply(context, code, NBD.repErrInvalid, message: "NBD_OPT_LIST takes no data")
                 return
             }
-            for e in shared.exports.exports {
+            for e in shared.exports.all {
                 var payload = context.channel.allocator.buffer(capacity: 4 + e.name.utf8.count + e.description.utf8.count)
                 payload.writeInteger(UInt32(e.name.utf8.count))
                 payload.writeString(e.name)

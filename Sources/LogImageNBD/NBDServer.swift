@@ -117,21 +117,28 @@ public final class NBDServer: Sendable {
     /// A server whose one export, `""`, is the head of `image` (read-write unless
     /// `configuration.readOnly` or the image is open read-only). Nothing is bound until `start()`.
     ///
-    /// Snapshots do not exist yet, so the export list is just `""`. When they
-    /// land, each snapshot becomes a further read-only export named after it
-    /// (pass them to `init(exports:configuration:logger:)`); NBD_OPT_LIST lists them all.
+    /// Every snapshot of the image is a further read-only export named after
+    /// it, looked up when a client asks, so NBD_OPT_LIST lists them all.
     public convenience init(image: LogImage, configuration: NBDServerConfiguration = NBDServerConfiguration(),
                             logger: Logger = Logger(label: "logimg.nbd")) {
         let readOnly = configuration.readOnly || image.isReadOnly
         let head = NBDExport(name: "", description: "head of the image (\(readOnly ? "read-only" : "read-write"))",
                              image: image, readOnly: configuration.readOnly)
-        self.init(exports: [head], configuration: configuration, logger: logger)
+        self.init(exports: [head], configuration: configuration, logger: logger, dynamicExports: { @Sendable in
+            image.snapshots(includeUsage: false).compactMap { s in
+                guard let view = try? image.openSnapshot(name: s.name) else { return nil }
+                return NBDExport(name: s.name, description: "snapshot \(s.name) (epoch \(s.epoch), read-only)",
+                                 image: view, readOnly: true)
+            }
+        })
     }
 
     /// A server for the given exports (names must be unique; `""` is the default export).
     /// With `configuration.readOnly`, every export is served read-only.
+    /// - Parameter dynamicExports: further exports, asked for at each lookup
+    ///   and listing (the image's snapshots); their names must not clash.
     public init(exports: [NBDExport], configuration: NBDServerConfiguration = NBDServerConfiguration(),
-                logger: Logger = Logger(label: "logimg.nbd")) {
+                logger: Logger = Logger(label: "logimg.nbd"), dynamicExports: (@Sendable () -> [NBDExport])? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
@@ -141,7 +148,7 @@ public final class NBDServer: Sendable {
             if configuration.readOnly { e.readOnly = true }
             return e
         }
-        self.shared = NBDServerShared(exports: NBDExportList(exports: list), configuration: configuration,
+        self.shared = NBDServerShared(exports: NBDExportList(exports: list, dynamic: dynamicExports), configuration: configuration,
                                       threadPool: threadPool)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compactor
 import Dispatch
 import Foundation
 import LogImage
@@ -8,7 +9,7 @@ import Logging
 import Glibc
 #endif
 
-/// `logimg serve PATH [--socket PATH] [--bind ADDR] [--port N] [--read-only] [--max-connections N] [--verbose]`
+/// `logimg serve PATH [--socket PATH] [--bind ADDR] [--port N] [--read-only] [--max-connections N] [--no-compact] [--verbose]`
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -17,7 +18,8 @@ struct ServeCommand: ParsableCommand {
             Listens on TCP 127.0.0.1:10809 by default. With --socket alone it \
             listens only on that Unix socket; add --bind or --port to listen on \
             TCP as well. The default export "" is the image, read-write unless \
-            --read-only.
+            --read-only; every snapshot is a read-only export named after it. \
+            The compactor runs in the background unless --no-compact.
 
             SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, \
             write a checkpoint and exit 0.
@@ -44,6 +46,9 @@ struct ServeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Most client connections at once (default 64).")
     var maxConnections: Int = 64
+
+    @Flag(name: .long, help: "Do not reclaim space in the background while serving.")
+    var noCompact = false
 
     @Flag(name: .long, help: "Log each connection and each negotiated option to stderr.")
     var verbose = false
@@ -94,12 +99,19 @@ struct ServeCommand: ParsableCommand {
             try? image.close()
             throw CLIError("\(error)")
         }
+        // Space reclamation in the background (issue: compactor), unless read-only or disabled.
+        let compactor = (readOnly || noCompact) ? nil : BackgroundCompactor(image: image)
+        compactor?.start()
         // One line when ready; written straight to fd 1 so a pipe sees it at once.
         FileHandle.standardOutput.write(Data("serving \(path) on \(server.listeningDescription)\n".utf8))
 
         stop.wait()
         logger.info("signal received: shutting down")
         try server.shutdown()
+        compactor?.stop()
+        if let t = compactor?.totals, t.segmentsDeleted > 0 {
+            logger.info("compactor: \(t.segmentsDeleted) segments deleted, \(t.bytesReclaimed) bytes reclaimed, \(t.bytesMoved) bytes moved")
+        }
         try image.flush()
         try image.close()
         logger.info("image closed")

@@ -35,10 +35,16 @@ extension LogImage {
     public static let maxSnapshotNameLength = 255
 
     /// The image's snapshots, oldest first.
-    public func snapshots() -> [SnapshotInfo] {
+    /// - Parameter includeUsage: compute `bytesReferenced` and `bytesExclusive`
+    ///   (a walk of the maps); with `false` both are 0 and the call is cheap.
+    public func snapshots(includeUsage: Bool = true) -> [SnapshotInfo] {
         let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
         let list = epochs.snapshots
         if list.isEmpty { return [] }
+        if !includeUsage {
+            return list.map { SnapshotInfo(name: $0.name, epoch: $0.id, parentEpoch: $0.parent, createdNs: $0.timeNs, sequence: $0.seq,
+                                           virtualSize: effectiveSize($0), bytesReferenced: 0, bytesExclusive: 0) }
+        }
         // What each view reads, to tell referenced from exclusive bytes.
         func maps(_ id: UInt32) -> [ExtentMap] { epochs.chain(id).map { $0 == epochs.head ? head : (epochs.maps[$0] ?? ExtentMap()) } }
         let views = list.map(\.id) + [epochs.head]
