@@ -75,7 +75,7 @@ extension LogImage {
                 try store.replaceManifest(manifest.encode())
             }
         }
-        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite).run()
+        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite, plantedBugs: tuning.plantedBugs).run()
         recovered.state.lock = lock
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
                              state: recovered.state, io: recovered.io)

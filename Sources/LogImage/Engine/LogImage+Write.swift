@@ -69,7 +69,9 @@ extension LogImage {
         try io.withLock { io in
             let (durable, written) = state.withLock { ($0.durable, $0.written) }
             if durable >= target { return }
-            do { try io.handle.sync() } catch { throw fail(error) }
+            if !tuning.plantedBugs.contains(.missingFlushSync) {
+                do { try io.handle.sync() } catch { throw fail(error) }
+            }
             state.withLock { $0.durable = max($0.durable, written) }
         }
     }
@@ -256,7 +258,7 @@ extension LogImage {
         _ = sealedEnd
         let header = SegmentHeader(uuid: manifest.uuid, segmentNumber: next,
                                    creationSeq: state.withLock { $0.nextSeq }).encode()
-        let handle = try store.createSegment(next, header: header)
+        let handle = try store.createSegment(next, header: header, syncDirectory: !tuning.plantedBugs.contains(.missingSegmentDirSync))
         state.withLock { s in
             s.segments[next] = handle
             s.written = LogPosition(segment: next, offset: UInt64(Format.SegmentHeader.firstBatchOffset))

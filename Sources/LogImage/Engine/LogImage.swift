@@ -66,6 +66,8 @@ public final class LogImage: Sendable {
     package struct Tuning: Sendable {
         /// A batch is written once its payload reaches this many bytes.
         package var batchBytes = 1 << 20
+        /// Test-only: deliberate bugs the crash tests must catch. Empty in production.
+        package var plantedBugs: Set<PlantedBug> = []
         package init() {}
     }
 }

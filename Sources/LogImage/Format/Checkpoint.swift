@@ -15,6 +15,8 @@ struct Checkpoint: Sendable {
     var epochMaps: [UInt32: ExtentMap] = [:]
     /// Lifetime counters as of the covered position (STATS, §6.7).
     var stats = LifetimeStats()
+    /// Test-only planted bug: leave trim tombstones out.
+    var dropTombstones = false
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
@@ -29,6 +31,7 @@ struct Checkpoint: Sendable {
         func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
             w.reserve(m.count * C.entrySize)
             m.forEach { e in
+                if dropTombstones && e.kind == .trimmed { return }
                 w.u64(e.lba); w.u64(e.seq); w.u32(e.count); w.u8(e.kind.rawValue); w.u8(0); w.u16(0)
                 w.u32(e.segment); w.u32(e.sectorOffset)
             }
