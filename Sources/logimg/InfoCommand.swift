@@ -47,12 +47,27 @@ struct InfoCommand: ParsableCommand {
             ("log bytes", sized(i.logBytes)),
             ("live bytes", sized(i.liveBytes)),
             ("zero bytes", sized(i.zeroBytes)),
+            ("garbage bytes", sized(i.garbageBytes) + " (reclaimable by logimg compact)"),
+            ("write amplification", i.guestBytesWritten == 0 ? "n/a (nothing written yet)"
+                : String(format: "%.2f (%@ appended for %@ written by the guest)", i.writeAmplification,
+                         SizeParser.human(i.logBytesWritten), SizeParser.human(i.guestBytesWritten))),
             ("extents", "\(i.extentCount)"),
             ("map bytes/extent", String(format: "%.1f", i.mapBytesPerExtent)),
             ("checkpoint generation", "\(i.checkpointGeneration)"),
             ("next sequence", "\(i.nextSequence)"),
         ]
         var out = rows.map { "\($0.0): \($0.1)\n" }.joined()
+        let sealed = i.utilisationHistogram.reduce(0, +)
+        if sealed > 0 {
+            // One bar per utilisation decile of the sealed segments.
+            out += "segment utilisation (live/size, \(sealed) sealed segments):\n"
+            let widest = max(1, i.utilisationHistogram.max() ?? 1)
+            for (d, n) in i.utilisationHistogram.enumerated() {
+                let label = String(format: "%3d-%3d%%", d * 10, d == 9 ? 100 : d * 10 + 9)
+                let bar = String(repeating: "#", count: n == 0 ? 0 : max(1, n * 40 / widest))
+                out += "  \(label) \(bar) \(n)\n"
+            }
+        }
         if !i.snapshots.isEmpty { out += SnapshotCommand.table(i.snapshots) }
         return out
     }

@@ -7,13 +7,8 @@ import XCTest
 ///
 /// `swift build --build-tests` / `swift test` build every product, so the
 /// binary sits next to the test bundle (override with LOGIMG_BIN=path).
-final class CLITests: XCTestCase {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var stderrLines: [Substring] { stderr.split(separator: "\n") }
-    }
+final class CLITests: XCTestCase, CLITestCase {
+    typealias Run = CLIRun
 
     struct BinaryNotFound: Error, CustomStringConvertible { var description: String }
 
@@ -42,41 +37,7 @@ final class CLITests: XCTestCase {
         throw BinaryNotFound(description: "logimg binary not found next to the test bundle (looked in \(dirs)); run `swift build --build-tests` or set LOGIMG_BIN")
     }
 
-    /// Runs `logimg args…` with stdin closed, collecting output through files.
-    @discardableResult
-    func logimg(_ args: String..., file: StaticString = #filePath, line: UInt = #line) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Self.binary())
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: tmp.path)
-        let outPath = tmp.file("stdout-\(UUID().uuidString)"), errPath = tmp.file("stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        try err.close()
-        XCTAssertEqual(p.terminationReason, .exit, "logimg \(args) died from signal \(p.terminationStatus)", file: file, line: line)
-        let r = Run(status: p.terminationStatus,
-                    stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                    stderr: try String(contentsOfFile: errPath, encoding: .utf8))
-        XCTAssertFalse(r.stderr.contains("Stack dump") || r.stderr.contains("Fatal error") || r.stderr.contains("Backtrace"),
-                       "logimg \(args) crashed: \(r.stderr)", file: file, line: line)
-        return r
-    }
 
-    /// Asserts a failure with status 1 and exactly one `logimg: error:` line on stderr.
-    func assertOneLineError(_ r: Run, containing needle: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, 1, "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderrLines.count, 1, "expected one line on stderr, got: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("logimg: error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(needle), "stderr should mention '\(needle)': \(r.stderr)", file: file, line: line)
-    }
 
     func info(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> ImageInfo {
         let r = try logimg("info", "--output", "json", path)

@@ -6,41 +6,14 @@ import XCTest
 /// End-to-end tests of the snapshot verbs and the verbs around them
 /// (`snapshot`, `info`, `convert --snapshot`, `map`, `diff`, `compare`,
 /// `resize`): they run the built `logimg` binary, found as `CLITests` finds it.
-final class SnapshotCLITests: XCTestCase {
-    typealias Run = CLITests.Run
+final class SnapshotCLITests: XCTestCase, CLITestCase {
+    typealias Run = CLIRun
 
     var tmp: TempDirectory!
 
     override func setUp() { tmp = TempDirectory("logimg-snapcli") }
     override func tearDown() { tmp = nil }
 
-    /// Runs `logimg args…` with stdin closed (the minimal runner of CLITests).
-    @discardableResult
-    func logimg(_ args: String..., file: StaticString = #filePath, line: UInt = #line) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try CLITests.binary())
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: tmp.path)
-        let outPath = tmp.file("stdout-\(UUID().uuidString)"), errPath = tmp.file("stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        try err.close()
-        XCTAssertEqual(p.terminationReason, .exit, "logimg \(args) died from signal \(p.terminationStatus)", file: file, line: line)
-        let r = Run(status: p.terminationStatus,
-                    stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                    stderr: try String(contentsOfFile: errPath, encoding: .utf8))
-        XCTAssertFalse(r.stderr.contains("Stack dump") || r.stderr.contains("Fatal error") || r.stderr.contains("Backtrace"),
-                       "logimg \(args) crashed: \(r.stderr)", file: file, line: line)
-        return r
-    }
 
     /// Asserts success with nothing on stderr.
     @discardableResult
@@ -50,14 +23,6 @@ final class SnapshotCLITests: XCTestCase {
         return r
     }
 
-    /// Asserts a failure with `status` and exactly one `logimg: error:` line on stderr.
-    func assertOneLineError(_ r: Run, containing needle: String, status: Int32 = 1,
-                            file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(r.status, status, "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(r.stderrLines.count, 1, "expected one line on stderr, got: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("logimg: error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(needle), "stderr should mention '\(needle)': \(r.stderr)", file: file, line: line)
-    }
 
     func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
     func writeFile(_ path: String, _ content: [UInt8]) throws { try Data(content).write(to: URL(fileURLWithPath: path)) }
