@@ -6,20 +6,26 @@ extension LogImage {
     /// - Throws: `invalidArgument`, `outOfRange`, `corruption` (a checksum
     ///   failed: no data is returned as good), `io`, `closed`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        let (lba, sectors) = try checkRange(offset: offset, length: UInt64(buffer.count), writing: false)
+        let length = UInt64(buffer.count)
+        if offset % 512 == 0, length % 512 == 0, length > 0, try readFast(lba: offset / 512, sectors: length / 512, into: buffer) { return }
+        let (lba, sectors) = try checkRange(offset: offset, length: length, writing: false)
         if sectors == 0 { return }
-        if try readFast(lba: lba, sectors: sectors, into: buffer) { return }
         try read(view: nil, lba: lba, sectors: sectors, into: buffer)
     }
 
     /// Reads sectors of a view: `nil` is the head, else a frozen epoch.
     func read(view: UInt32?, lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var vanished = Set<UInt64>()
         while true {
             let plan = try planRead(view: view, lba: lba, sectors: sectors, into: buffer)
             if !plan.missingTables.isEmpty {
                 for seg in plan.missingTables {
                     do { try loadCRCTable(seg) } catch let e as LogImageError where e.code == .notFound {
-                        // The compactor deleted it after moving its data: plan again from the current map.
+                        // The compactor deleted it after moving its data: plan again from the
+                        // current map. Missing twice means the map points at a lost segment.
+                        guard vanished.insert(seg).inserted else {
+                            throw LogImageError(.corruption, "\(store.segmentName(seg)) is missing but data still points into it", cause: e)
+                        }
                     }
                 }
                 continue
@@ -51,7 +57,8 @@ extension LogImage {
     private func readFast(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
         guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0 else { return false }
         let found = state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
-            if s.closed { return nil }
+            // Out of range or closed: the general path reports it.
+            if s.closed || lba + sectors > s.virtualSize / 512 { return nil }
             var hit: Extent?
             var pieces = 0
             s.forEachInView(s.epochs.head, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
@@ -247,7 +254,7 @@ extension LogImage {
     func loadCRCTable(_ segment: UInt64) throws {
         let h = try state.withLock { s in try handle(&s, segment) }
         let size = UInt64(try h.size())
-        var table = CRCTable()
+        let table = CRCTable()
         let scanner = manifestLock.withLock { $0 }.scanner(h, path: store.segmentName(segment), segment: segment, size: size, payloads: false)
         var pos = UInt64(Format.SegmentHeader.firstBatchOffset)
         var block = [UInt8](repeating: 0, count: Format.blockSize)

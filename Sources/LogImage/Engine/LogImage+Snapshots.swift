@@ -83,6 +83,10 @@ extension LogImage {
     /// - Throws: `invalidArgument` (not a multiple of 512, too large, or a
     ///   shrink without `shrink`), `readOnly`, `io`, `noSpace`.
     public func resize(to newSize: UInt64, shrink: Bool = false) throws {
+        try adminMutex.withLock { _ in try _resize(to: newSize, shrink: shrink) }
+    }
+
+    private func _resize(to newSize: UInt64, shrink: Bool = false) throws {
         guard newSize % 512 == 0, newSize <= Format.Manifest.maxVirtualSize else {
             throw LogImageError(.invalidArgument, "size \(newSize) must be a multiple of 512 and at most 2^55 bytes")
         }
@@ -129,6 +133,10 @@ extension LogImage {
     /// - Throws: `invalidArgument` (bad name), `alreadyExists`, `readOnly`, `io`, `noSpace`.
     @discardableResult
     public func createSnapshot(name: String) throws -> SnapshotInfo {
+        try adminMutex.withLock { _ in try _createSnapshot(name: name) }
+    }
+
+    private func _createSnapshot(name: String) throws -> SnapshotInfo {
         try validateSnapshotName(name)
         if state.withLock({ $0.epochs.snapshot(named: name) != nil }) {
             throw LogImageError(.alreadyExists, "\(store.name): snapshot '\(name)' already exists")
@@ -157,6 +165,10 @@ extension LogImage {
     /// Durable when this returns.
     /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
     public func deleteSnapshot(name: String) throws {
+        try adminMutex.withLock { _ in try _deleteSnapshot(name: name) }
+    }
+
+    private func _deleteSnapshot(name: String) throws {
         try state.withLock { s in
             try checkWritable(s)
             guard let e = s.epochs.snapshot(named: name) else {
@@ -173,6 +185,10 @@ extension LogImage {
     /// Durable when this returns.
     /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
     public func revert(to name: String) throws {
+        try adminMutex.withLock { _ in try _revert(to: name) }
+    }
+
+    private func _revert(to name: String) throws {
         let size = try state.withLock { s -> UInt64 in
             try checkWritable(s)
             guard let e = s.epochs.snapshot(named: name) else {

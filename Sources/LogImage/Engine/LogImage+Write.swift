@@ -28,6 +28,7 @@ extension LogImage {
             }
             needDrain = try state.withLock { s -> Bool in
                 try checkWritable(s)
+                try checkStillInRange(lba + sectors, s)
                 for r in group { append(r, to: &s) }
                 return !s.pending.isEmpty
             } || needDrain
@@ -124,6 +125,14 @@ extension LogImage {
         return (offset / ss, length / ss)
     }
 
+    /// The range check repeated under the state lock, so a write that raced a
+    /// shrink cannot land past the new end (Spec/consistency.md, resize).
+    func checkStillInRange(_ endSector: UInt64, _ s: EngineState) throws {
+        if endSector > s.virtualSize / 512 {
+            throw LogImageError(.outOfRange, "\(store.name): range ends at sector \(endSector), past the end of the \(s.virtualSize)-byte disk (it was resized)")
+        }
+    }
+
     func checkWritable(_ s: EngineState) throws {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
         if let f = s.failure { throw f }
@@ -140,6 +149,7 @@ extension LogImage {
             let r = PreparedRecord(type: type, lba: lba + done, sectors: UInt32(n))
             needDrain = try state.withLock { s -> Bool in
                 try checkWritable(s)
+                try checkStillInRange(lba + sectors, s)
                 append(r, to: &s)
                 return !s.pending.isEmpty
             } || needDrain

@@ -41,6 +41,8 @@ public final class LogImage: Sendable {
     let checkpointMutex = Locked<UInt64>(0)
     /// Serialises compaction passes.
     let compactionMutex = Locked<Void>(())
+    /// Serialises snapshot operations and resizes (they change the manifest and the epoch tree together).
+    let adminMutex = Locked<Void>(())
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
 

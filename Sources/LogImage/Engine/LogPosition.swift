@@ -13,13 +13,15 @@ struct LogPosition: Comparable, Hashable, Sendable, CustomStringConvertible {
 
 /// Block CRCs of one segment (Spec §5.2), indexed by block number, so that a
 /// partial read of a record can be verified without reading the record.
-struct CRCTable: Sendable {
+final class CRCTable: @unchecked Sendable {  // mutated only under the engine's state lock
     private(set) var crcs: [UInt32] = []
     private var known: [UInt64] = []
     /// The table holds every batch of the segment from its first block up to here.
     var coveredEnd: UInt64 = UInt64(Format.SegmentHeader.firstBatchOffset)
 
-    mutating func set(block: Int, crc: UInt32) {
+    init() {}
+
+    func set(block: Int, crc: UInt32) {
         if block >= crcs.count {
             let n = Swift.max(block + 1, crcs.count * 2, 256)
             crcs.append(contentsOf: repeatElement(0, count: n - crcs.count))
@@ -30,7 +32,7 @@ struct CRCTable: Sendable {
     }
 
     /// Records the CRCs of a batch whose payload area starts at `payloadStart`.
-    mutating func add(payloadStart: UInt64, crcs batchCRCs: [UInt32], end: UInt64) {
+    func add(payloadStart: UInt64, crcs batchCRCs: [UInt32], end: UInt64) {
         let first = Int(payloadStart / UInt64(Format.blockSize))
         for (i, c) in batchCRCs.enumerated() { set(block: first + i, crc: c) }
         coveredEnd = Swift.max(coveredEnd, end)

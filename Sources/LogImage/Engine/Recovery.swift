@@ -87,7 +87,7 @@ struct Recovery {
                     throw LogImageError.corrupt("\(name): invalid segment header in a sealed segment")
                 }
             }
-            var table = CRCTable()
+            let table = CRCTable()
             let from = seg == start.segment ? start.offset : first
             let sc = scanner(h, seg, size: size, payloads: true)
             if from > first {

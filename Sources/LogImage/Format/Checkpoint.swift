@@ -18,7 +18,7 @@ struct Checkpoint: Sendable {
     /// Test-only planted bug: leave trim tombstones out.
     var dropTombstones = false
 
-    /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH and, with snapshots, EPOCHS and EPOCH_MAPs.
+    /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH, STATS and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
         let C = Format.Checkpoint.self
         var body = ByteWriter()
@@ -39,11 +39,9 @@ struct Checkpoint: Sendable {
         var sections: UInt32 = 2
         section(C.sectionHeadMap) { entries(map, &$0) }
         section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
-        sections += 1
-        let statsStart = body.count
+        sections += 1  // STATS: not REQUIRED, informational (§6.7)
         body.u32(C.sectionStats); body.u32(0); body.u64(16)
         body.u64(stats.guestBytes); body.u64(stats.logBytes)
-        _ = statsStart
         if !epochs.isEmpty {
             sections += 1
             section(C.sectionEpochs) { w in
