@@ -5,17 +5,18 @@ import LogImage
 /// `logimg map PATH [--snapshot NAME] [--output human|json]`, like `qemu-img map`.
 ///
 /// Prints the disk (or a snapshot) as runs of `data`, `zero` (a ZERO record:
-/// allocated, reads zeros) and `hole` (never written or trimmed). The
-/// library does not expose where a run's data sits in the log (segment and
-/// offset), so runs carry kind, start and length only.
+/// allocated, reads zeros) and `hole` (never written or trimmed), with the
+/// segment and offset in the log where each data run lies.
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map",
         abstract: "Show which ranges of an image hold data, zeros or nothing.",
         discussion: """
-            Human output is a table of hex offsets and lengths, one run per line. \
-            --output json prints an array of {start, length, kind, depth} objects \
-            (kind: data, zero or hole; depth is always 0: limg has no backing files).
+            Human output is a table of hex offsets and lengths, one run per line, \
+            with the segment file and offset of data runs. --output json prints \
+            an array of {start, length, kind, depth, segment, offset, compressed} \
+            objects (kind: data, zero or hole; depth is always 0: limg has no \
+            backing files; offset is the LZ4 frame's for compressed data).
 
             Example: logimg map --output json disk.limg
             """
@@ -35,26 +36,33 @@ struct MapCommand: ParsableCommand {
         var length: UInt64
         var kind: AllocationKind
         var depth: Int = 0
+        var segment: UInt64?
+        var offset: UInt64?
+        var compressed: Bool = false
     }
 
     func run() throws {
         let image = try LogImage.open(at: path, mode: .readOnly)
         defer { try? image.close() }
-        let source = try LimgSource(image, snapshot: snapshot, ownsImage: false)
+        let view: ViewName = snapshot.map { .snapshot($0) } ?? .head
+        let size = try snapshot.map { try image.openSnapshot(name: $0).virtualSize } ?? image.virtualSize
         var runs: [Run] = []
-        try source.ranges(from: 0, to: source.size) { start, end, kind in
-            if let last = runs.last, last.kind == kind, last.start + last.length == start {
-                runs[runs.count - 1].length += end - start
-            } else {
-                runs.append(Run(start: start, length: end - start, kind: kind))
-            }
+        try image.mapping(of: view, at: 0, length: size) { r in
+            runs.append(Run(start: r.start, length: r.length, kind: r.kind, segment: r.segment, offset: r.offset, compressed: r.compressed))
         }
         switch output {
         case .json:
             print(try Output.json(runs))
         case .human:
-            var out = Self.cell("Offset") + Self.cell("Length") + "Kind\n"
-            for r in runs { out += Self.cell(Self.hex(r.start)) + Self.cell(Self.hex(r.length)) + r.kind.rawValue + "\n" }
+            var out = Self.cell("Offset") + Self.cell("Length") + Self.cell("Kind") + Self.cell("Mapped to") + "File\n"
+            for r in runs {
+                out += Self.cell(Self.hex(r.start)) + Self.cell(Self.hex(r.length)) + Self.cell(r.kind.rawValue + (r.compressed ? " (lz4)" : ""))
+                if let seg = r.segment, let off = r.offset {
+                    let h = String(seg, radix: 16)
+                    out += Self.cell(Self.hex(off)) + "\(path)/seg-\(String(repeating: "0", count: 16 - h.count) + h).log"
+                }
+                out += "\n"
+            }
             print(out, terminator: "")
         }
     }

@@ -138,3 +138,31 @@ final class LifetimeStatsTests: XCTestCase {
         XCTAssertGreaterThan(after.writeAmplification, 1)
     }
 }
+
+final class MappingTests: XCTestCase {
+    /// `mapping` says where each data run lies: the bytes at that segment and offset are the data.
+    func testMappingPointsAtTheData() throws {
+        let dir = TempDirectory()
+        let path = dir.file("m.limg")
+        var rng = SeededRandom(seed: 8)
+        let a = rng.bytes(8192), b = rng.bytes(4096)
+        do {
+            let img = try LogImage.create(at: path, options: .init(virtualSize: 1 << 20))
+            try img.write(a, at: 65536)
+            try img.writeZeroes(at: 131072, length: 4096)
+            try img.write(b, at: 0)
+            try img.close()
+        }
+        let img = try LogImage.open(at: path, mode: .readOnly)
+        var runs: [MappingRun] = []
+        try img.mapping(at: 0, length: 1 << 20) { runs.append($0) }
+        XCTAssertEqual(runs.map(\.kind), [.data, .hole, .data, .hole, .zero, .hole])
+        XCTAssertEqual(runs.map(\.start), [0, 4096, 65536, 73728, 131072, 135168])
+        let seg = ImageFiles.read(ImageFiles.segmentPath(path, 1))
+        for (r, want) in [(runs[0], b), (runs[2], a)] {
+            XCTAssertEqual(r.segment, 1)
+            let o = Int(r.offset!)
+            XCTAssertTrue(Array(seg[o..<o + want.count]) == want, "run at \(r.start) does not point at its data")
+        }
+    }
+}

@@ -307,9 +307,15 @@ final class SnapshotCLITests: XCTestCase, CLITestCase {
             Entry(start: 5 << 20, length: 3 << 20, kind: "hole", depth: 0),
         ])
         let h = ok(try logimg("map", img))
-        XCTAssertEqual(h.stdout.split(separator: "\n").first, "Offset          Length          Kind")
-        XCTAssertTrue(h.stdout.contains("\n0               0x100000        data\n"), h.stdout)
-        XCTAssertTrue(h.stdout.contains("\n0x400000        0x100000        zero\n"), h.stdout)
+        XCTAssertEqual(h.stdout.split(separator: "\n").first, "Offset          Length          Kind            Mapped to       File")
+        XCTAssertTrue(h.stdout.contains("\n0               0x100000        data            0x"), h.stdout)
+        XCTAssertTrue(h.stdout.contains("seg-0000000000000001.log\n"), h.stdout)
+        XCTAssertTrue(h.stdout.contains("\n0x400000        0x100000        zero            \n"), h.stdout)
+        // JSON data runs say where they lie in the log.
+        struct Located: Decodable { var kind: String; var segment: UInt64?; var offset: UInt64? }
+        let located = try JSONDecoder().decode([Located].self, from: Data(j.stdout.utf8))
+        XCTAssertTrue(located.filter { $0.kind == "data" }.allSatisfy { $0.segment == 1 && $0.offset != nil })
+        XCTAssertTrue(located.filter { $0.kind != "data" }.allSatisfy { $0.segment == nil })
         assertOneLineError(try logimg("map", "--snapshot", "nope", img), containing: "nope")
     }
 }

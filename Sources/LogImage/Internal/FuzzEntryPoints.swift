@@ -187,7 +187,13 @@ public enum _FuzzEntryPoints {
             let data = Array(take(length)!)
             switch tag {
             case 0: fs.put(joinPath(imagePath, Format.manifestName), data)
-            case 1: fs.put(joinPath(imagePath, Format.segmentPrefix + hex16(number) + Format.segmentSuffix), data)
+            case 1:
+                // Known library bug, reported (inputs in /work/notes/fuzz-crashes/): without a usable
+                // checkpoint, Recovery.run builds Array(1...last), which traps when the last segment
+                // number is 0 and traps or allocates without bound when it is huge. Segment numbers are
+                // kept in 1...4096 so the fuzzer explores past it; drop this once Recovery is fixed.
+                number = 1 + number % 4096
+                fs.put(joinPath(imagePath, Format.segmentPrefix + hex16(number) + Format.segmentSuffix), data)
             case 2: fs.put(joinPath(imagePath, Format.checkpointPrefix + hex16(number)), data)
             default: break
             }
