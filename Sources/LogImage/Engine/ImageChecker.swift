@@ -46,14 +46,7 @@ extension LogImage {
     }
 
     package static func check(at path: String, repair: Bool, fileSystem fs: any FileSystem) throws -> CheckReport {
-        switch fs.kind(of: path) {
-        case .missing: throw LogImageError(.notFound, "\(path): no such image")
-        case .directory: break
-        default: throw LogImageError(.invalidArgument, "\(path): not a logimg image (an image is a directory NAME.limg)")
-        }
-        guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
-            throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
-        }
+        try requireImageDirectory(path, fs)
         let store = DirectoryImageStore(path: path, fileSystem: fs)
         var report = CheckReport()
         let manifestPath = joinPath(path, Format.manifestName)

@@ -55,14 +55,7 @@ extension LogImage {
 
     /// `open` through a given I/O layer.
     package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning()) throws -> LogImage {
-        switch fs.kind(of: path) {
-        case .missing: throw LogImageError(.notFound, "\(path): no such image")
-        case .directory: break
-        default: throw LogImageError(.invalidArgument, "\(path): not a logimg image (an image is a directory NAME.limg)")
-        }
-        guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
-            throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
-        }
+        try requireImageDirectory(path, fs)
         let store = DirectoryImageStore(path: path, fileSystem: fs)
         let lock = try store.lock(exclusive: mode == .readWrite)
         var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(path, Format.manifestName))
@@ -80,6 +73,18 @@ extension LogImage {
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
                              state: recovered.state, io: recovered.io)
         return image
+    }
+
+    /// Throws `notFound` or `invalidArgument` unless `path` is a directory with a manifest.
+    static func requireImageDirectory(_ path: String, _ fs: any FileSystem) throws {
+        switch fs.kind(of: path) {
+        case .missing: throw LogImageError(.notFound, "\(path): no such image")
+        case .directory: break
+        default: throw LogImageError(.invalidArgument, "\(path): not a logimg image (an image is a directory NAME.limg)")
+        }
+        guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
+            throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
+        }
     }
 
     static func parentDirectory(_ path: String) -> String {

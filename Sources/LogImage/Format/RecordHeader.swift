@@ -124,21 +124,6 @@ struct BatchHeader: Equatable, Sendable {
         return nil
     }
 
-    /// Parses the fixed 64 bytes and checks the counts; nil when impossible.
-    static func parseFixed(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
-        let B = Format.Batch.self
-        guard b.count >= B.headerSize, b.le32(B.offMagic) == B.magic else { return nil }
-        let h = BatchHeader(
-            recordCount: b.le32(B.offRecordCount), payloadBlocks: b.le32(B.offPayloadBlocks),
-            headerBlocks: b.le16(B.offHeaderBlocks), flags: b.le16(B.offFlags),
-            segmentNumber: b.le64(B.offSegmentNumber), batchOffset: b.le64(B.offBatchOffset),
-            flushedUpTo: b.le64(B.offFlushedUpTo), imageTag: b.le64(B.offImageTag))
-        guard h.recordCount >= 1, h.recordCount <= UInt32(B.maxRecords),
-              h.payloadBlocks <= UInt32(B.maxPayloadBlocks),
-              Int(h.headerBlocks) == headerBlocks(records: Int(h.recordCount), payloadBlocks: Int(h.payloadBlocks))
-        else { return nil }
-        return h
-    }
 
     /// True when `header_crc` matches the whole header area `b` (`headerBytes` long).
     static func verify(_ b: UnsafeRawBufferPointer) -> Bool {
