@@ -138,6 +138,30 @@ uint32_t limg_crc32c_software(uint32_t crc, const void *data, size_t length) {
     return ~crc_software(~crc, (const unsigned char *)data, length);
 }
 
+/* ---- Joining CRCs: crc(A||B) = shift_|B|(crc(A)) ^ crc(B) -------------- */
+
+static uint32_t shift4k[4][256];
+static int shift4k_ready;
+
+/* The raw register advanced over n zero bytes, bit by bit (slow; tables only). */
+static uint32_t zeros_slow(uint32_t c, size_t n) {
+    for (size_t i = 0; i < n * 8; i++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    return c;
+}
+
+static void build_shift4k(void) {
+    for (int k = 0; k < 4; k++)
+        for (uint32_t b = 0; b < 256; b++) shift4k[k][b] = zeros_slow(b << (8 * k), 4096);
+    __atomic_store_n(&shift4k_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t limg_crc32c_extend4k(uint32_t crc_a, uint32_t crc_b) {
+    if (!__atomic_load_n(&shift4k_ready, __ATOMIC_ACQUIRE)) build_shift4k();
+    uint32_t s = shift4k[0][crc_a & 0xff] ^ shift4k[1][(crc_a >> 8) & 0xff] ^
+                 shift4k[2][(crc_a >> 16) & 0xff] ^ shift4k[3][crc_a >> 24];
+    return s ^ crc_b;
+}
+
 int limg_crc32c_hardware(void) {
     int s = __atomic_load_n(&hw_state, __ATOMIC_RELAXED);
     if (s < 0) {

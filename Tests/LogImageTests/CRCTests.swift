@@ -28,6 +28,19 @@ final class CRCTests: XCTestCase {
         }
     }
 
+    /// The payload CRC joined from block CRCs equals the CRC of the payload.
+    func testJoinedBlockCRCs() {
+        var rng = SeededRandom(seed: 17)
+        for blocks in [1, 2, 3, 8, 64] {
+            let data = rng.bytes(blocks * 4096)
+            let sums = data.withUnsafeBytes { payloadChecksums($0) }
+            XCTAssertEqual(sums.payload, CRC32C.checksum(data), "\(blocks) blocks")
+            XCTAssertEqual(sums.blocks.count, blocks)
+        }
+        let odd = rng.bytes(4096 + 512)
+        XCTAssertEqual(odd.withUnsafeBytes { payloadChecksums($0) }.payload, CRC32C.checksum(odd))
+    }
+
     func testChainingAndZeroExtend() {
         var rng = SeededRandom(seed: 1)
         let a = rng.bytes(5000), z = [UInt8](repeating: 0, count: 3000)

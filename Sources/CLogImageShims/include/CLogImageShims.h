@@ -14,6 +14,10 @@ uint32_t limg_crc32c(uint32_t crc, const void *data, size_t length);
 /// The table-driven path alone, for tests that compare the two.
 uint32_t limg_crc32c_software(uint32_t crc, const void *data, size_t length);
 
+/// CRC-32C of A followed by a 4096-byte block B, from crc(A) and crc(B):
+/// the payload CRC of a record is built from its block CRCs without a second pass.
+uint32_t limg_crc32c_extend4k(uint32_t crc_a, uint32_t crc_b);
+
 /// 1 when limg_crc32c runs on the hardware instruction, 0 for the table.
 int limg_crc32c_hardware(void);
 

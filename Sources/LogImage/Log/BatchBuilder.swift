@@ -1,3 +1,5 @@
+import CLogImageShims
+
 /// A batch being assembled in memory before it is written with one pwrite
 /// (Spec §5.2). The header area is reserved up front (`headerBlocks`) so that
 /// every payload's segment offset is known when its record is added, which
@@ -20,8 +22,9 @@ final class BatchBuilder: @unchecked Sendable {
         self.offset = offset
         self.headerBlocks = headerBlocks
         let bytes = (headerBlocks + max(1, payloadCapacityBlocks)) * Format.blockSize
+        // Not zeroed here: `add` zero-pads each payload's last block and
+        // `finish` zeroes the header area, so every byte written is defined.
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: Format.blockSize)
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
     }
 
     deinit { buffer.deallocate() }
@@ -53,6 +56,10 @@ final class BatchBuilder: @unchecked Sendable {
             let at = totalBytes
             ensureCapacity(at + crcs.count * Format.blockSize)
             UnsafeMutableRawBufferPointer(rebasing: buffer[at..<at + payload.count]).copyMemory(from: payload)
+            let padded = at + crcs.count * Format.blockSize
+            if padded > at + payload.count {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[(at + payload.count)..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
+            }
             blockCRCs.append(contentsOf: crcs)
         }
         records.append(header)
@@ -91,7 +98,6 @@ final class BatchBuilder: @unchecked Sendable {
         var newCount = buffer.count * 2
         while newCount < needed { newCount *= 2 }
         let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: newCount, alignment: Format.blockSize)
-        grown.initializeMemory(as: UInt8.self, repeating: 0)
         UnsafeMutableRawBufferPointer(rebasing: grown[0..<buffer.count]).copyMemory(from: UnsafeRawBufferPointer(buffer))
         buffer.deallocate()
         buffer = grown
@@ -109,6 +115,13 @@ func payloadChecksums(_ payload: UnsafeRawBufferPointer) -> (blocks: [UInt32], p
         if hi - lo < bs { c = CRC32C.zeroExtend(c, count: bs - (hi - lo)) }
         crcs[i] = c
     }
-    let whole = (n == 1 && payload.count == bs) ? crcs[0] : CRC32C.checksum(payload)
+    // Whole blocks: join the block CRCs instead of a second pass over the data.
+    var whole: UInt32
+    if payload.count == n * bs && n > 0 {
+        whole = crcs[0]
+        for i in 1..<n { whole = limg_crc32c_extend4k(whole, crcs[i]) }
+    } else {
+        whole = CRC32C.checksum(payload)
+    }
     return (crcs, whole)
 }
