@@ -82,6 +82,7 @@ final class CompactorTests: XCTestCase {
         var opts = LogImage.CreateOptions(virtualSize: 2 << 20)
         opts.segmentSize = 1 << 20
         var tuning = LogImage.Tuning()
+        tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 16 << 10
         let img = try LogImage.create(at: "/k.limg", options: opts, fileSystem: fs, tuning: tuning)
         var rng = SeededRandom(seed: 3)

@@ -30,6 +30,7 @@ final class CrashStateTests: XCTestCase {
         opts.compression = compression
         // Small batches, so the workload makes many unsynced writes to choose from.
         var tuning = LogImage.Tuning()
+        tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 8 << 10
         var img: LogImage? = try LogImage.create(at: Self.root, options: opts, fileSystem: fs, tuning: tuning)
         try img!.close()

@@ -17,6 +17,7 @@ final class FaultInjectionTests: XCTestCase {
         opts.segmentSize = 1 << 20
         opts.checkpointIntervalMiB = 1
         var tuning = LogImage.Tuning()
+        tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 16 << 10
         do { let i = try LogImage.create(at: Self.root, options: opts, fileSystem: fs, tuning: tuning); try i.close() }
         fs.injectFault(kind, atOperation: n, persistent: persistent)

@@ -16,6 +16,7 @@ final class PlantedBugTests: XCTestCase {
     /// checked for I1-I3 and the snapshot. Returns the violations found.
     func explore(_ bugs: Set<PlantedBug>, maxStates: Int = 400) throws -> [String] {
         var tuning = LogImage.Tuning()
+        tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 16 << 10
         tuning.plantedBugs = bugs
         let fs = SimFileSystem()

@@ -54,8 +54,12 @@ extension LogImage {
         let segments = try store.listSegments()
         var logBytes: UInt64 = 0
         for seg in segments {
-            let h = try state.withLock { s in try handle(&s, seg) }
-            logBytes += UInt64(try h.size())
+            do {
+                let h = try state.withLock { s in try handle(&s, seg) }
+                logBytes += UInt64(try h.size())
+            } catch let e as LogImageError where e.code == .notFound {
+                continue  // deleted by a compaction pass since it was listed
+            }
         }
         var live: UInt64 = 0, zero: UInt64 = 0
         forEachResolved(maps, in: 0..<size / 512) { e in

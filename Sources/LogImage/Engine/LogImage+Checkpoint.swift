@@ -1,3 +1,5 @@
+import Dispatch
+
 extension LogImage {
     /// Writes a checkpoint now (Spec §6): everything before the current end of
     /// the log is made durable, then the extent map as of that point is stored
@@ -5,10 +7,16 @@ extension LogImage {
     /// CHECKPOINT marker is appended to the log.
     /// - Throws: `io`, `noSpace`, `readOnly`, `closed`.
     public func checkpoint() throws {
+        try checkpoint(forClose: false)
+    }
+
+    /// `forClose`: the checkpoint `close()` writes; every other one is refused once closing began.
+    func checkpoint(forClose: Bool) throws {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
         try checkpointMutex.withLock { lastGeneration in
             let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, EpochTable, UInt64, LifetimeStats) in
                 try checkWritable(s)
+                if s.closing && !forClose { throw LogImageError(.closed, "\(store.name): image is closing") }
                 closeStaging(&s)
                 s.sinceCheckpoint = 0
                 return (s.map, s.appendEnd, s.nextSeq, s.epochs, s.checkpointGeneration, s.stats)
@@ -39,11 +47,19 @@ extension LogImage {
     /// Runs a checkpoint when the configured amount of log has been appended since the last.
     func checkpointIfDue() throws {
         let due = state.withLock { s -> Bool in
-            guard !s.checkpointRunning, s.sinceCheckpoint >= manifest.effectiveCheckpointIntervalBytes else { return false }
+            guard !s.checkpointRunning, !s.closing, s.sinceCheckpoint >= manifest.effectiveCheckpointIntervalBytes else { return false }
             s.checkpointRunning = true
             return true
         }
         guard due else { return }
+        if tuning.backgroundCheckpoints {
+            // Off the writer's path: the write that crossed the interval does not wait for it.
+            DispatchQueue.global(qos: .utility).async { [self] in
+                defer { state.withLock { $0.checkpointRunning = false } }
+                try? checkpoint()  // a failure is retried at the next interval; close() checkpoints again
+            }
+            return
+        }
         defer { state.withLock { $0.checkpointRunning = false } }
         try checkpoint()
     }
@@ -54,10 +70,15 @@ extension LogImage {
     /// the object is released.
     /// - Throws: `io`, `noSpace` (the image is still consistent; reopening recovers).
     public func close() throws {
-        let already = state.withLock { $0.closed }
+        let already = state.withLock { s -> Bool in
+            if s.closed { return true }
+            s.closing = true  // no background checkpoint starts from now on
+            return false
+        }
         if already { return }
         if mode == .readWrite {
-            try checkpoint()
+            // Waits for a background checkpoint in progress (the same mutex), then writes the last one.
+            try checkpoint(forClose: true)
             try flush()
         }
         state.withLock { s in

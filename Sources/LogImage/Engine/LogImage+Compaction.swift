@@ -39,8 +39,12 @@ extension LogImage {
             }
             return (live, min(s.written.segment, s.appendSegment))
         }
-        return try store.listSegments().filter { $0 < sealedBelow }.map {
-            SegmentUsage(segment: $0, bytes: try store.segmentSize($0), liveBytes: live[$0] ?? 0)
+        return try store.listSegments().filter { $0 < sealedBelow }.compactMap { seg in
+            do {
+                return SegmentUsage(segment: seg, bytes: try store.segmentSize(seg), liveBytes: live[seg] ?? 0)
+            } catch let e as LogImageError where e.code == .notFound {
+                return nil  // deleted by a compaction pass since it was listed
+            }
         }
     }
 

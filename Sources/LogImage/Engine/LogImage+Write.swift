@@ -67,14 +67,17 @@ extension LogImage {
         }
         if mode == .readOnly { return }
         try drain()
-        try io.withLock { io in
-            let (durable, written) = state.withLock { ($0.durable, $0.written) }
-            if durable >= target { return }
-            if !tuning.plantedBugs.contains(.missingFlushSync) {
-                do { try io.handle.sync() } catch { throw fail(error) }
-            }
-            state.withLock { $0.durable = max($0.durable, written) }
+        // Everything before `written` is in `handle`'s file (earlier segments were
+        // synced when they were sealed). The fdatasync runs outside the I/O lock,
+        // so other writers keep appending while it waits for the disk.
+        let (handle, written, durable) = io.withLock { io in
+            state.withLock { (io.handle, $0.written, $0.durable) }
         }
+        if durable >= target { return }
+        if !tuning.plantedBugs.contains(.missingFlushSync) {
+            do { try handle.sync() } catch { throw fail(error) }
+        }
+        state.withLock { $0.durable = max($0.durable, written) }
     }
 
     // MARK: - Internals

@@ -68,6 +68,9 @@ public final class LogImage: Sendable {
     package struct Tuning: Sendable {
         /// A batch is written once its payload reaches this many bytes.
         package var batchBytes = 1 << 20
+        /// Write periodic checkpoints on a background queue (true in production);
+        /// tests that need a deterministic order of file operations turn it off.
+        package var backgroundCheckpoints = true
         /// Test-only: deliberate bugs the crash tests must catch. Empty in production.
         package var plantedBugs: Set<PlantedBug> = []
         package init() {}
@@ -105,6 +108,8 @@ struct EngineState: Sendable {
     /// Set when an I/O failure left the log in an unknown state: writes stop.
     var failure: LogImageError?
     var closed = false
+    /// `close()` has begun: background checkpoints stop.
+    var closing = false
     /// The image lock; dropped by `close()`.
     var lock: (any DirectoryLock)?
     /// Lifetime counters since the image was created (Spec §6.7).

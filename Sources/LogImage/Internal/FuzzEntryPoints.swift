@@ -14,6 +14,11 @@ public enum _FuzzEntryPoints {
     /// The manifest parser (Spec §4). Valid manifests must re-encode to an equal value.
     @discardableResult
     public static func manifest(_ bytes: [UInt8]) -> Bool {
+        defer { _ = decodeManifest(CRCFixup.manifest(bytes)) }
+        return decodeManifest(bytes)
+    }
+
+    static func decodeManifest(_ bytes: [UInt8]) -> Bool {
         do {
             let m = try Manifest.decode(bytes, path: "manifest")
             _ = m.imageTag
@@ -32,6 +37,11 @@ public enum _FuzzEntryPoints {
     /// the header itself names (so valid headers decode) and against others.
     @discardableResult
     public static func segmentHeader(_ bytes: [UInt8]) -> Bool {
+        defer { _ = decodeSegmentHeader(CRCFixup.segmentHeader(bytes)) }
+        return decodeSegmentHeader(bytes)
+    }
+
+    static func decodeSegmentHeader(_ bytes: [UInt8]) -> Bool {
         let (uuid, number) = identity(fromSegment: bytes)
         let own = bytes.withUnsafeBytes { b in
             (try? SegmentHeader.decode(b, path: "seg", uuid: uuid, segmentNumber: number)) != nil
@@ -50,8 +60,16 @@ public enum _FuzzEntryPoints {
     /// Then full recovery (`Recovery.run`, read-only) of an image whose only
     /// segment it is. Returns true when the scan reached the end of the file
     /// with every batch valid and the recovery succeeded.
+    ///
+    /// Every input runs twice: as given, and with every checksum recomputed
+    /// (`CRCFixup.segment`), so mutations get past the CRCs to the structure.
     @discardableResult
     public static func segment(_ bytes: [UInt8]) -> Bool {
+        defer { _ = scanSegment(CRCFixup.segment(bytes)) }
+        return scanSegment(bytes)
+    }
+
+    static func scanSegment(_ bytes: [UInt8]) -> Bool {
         let (uuid, number) = identity(fromSegment: bytes)
         let manifest = fuzzManifest(uuid: uuid)
         let fs = FuzzMemoryFileSystem()
@@ -126,9 +144,19 @@ public enum _FuzzEntryPoints {
     /// Checkpoint decoding (Spec §6), against the UUID the checkpoint itself
     /// names. A decoded checkpoint is also checked the way recovery checks it
     /// (epoch tree, usability against a one-segment image) and re-encoded.
+    /// Runs as given and with its CRCs and body length recomputed.
     @discardableResult
     public static func checkpoint(_ bytes: [UInt8]) -> Bool {
+        defer { _ = decodeCheckpoint(CRCFixup.checkpoint(bytes)) }
+        return decodeCheckpoint(bytes)
+    }
+
+    static func decodeCheckpoint(_ bytes: [UInt8]) -> Bool {
         let C = Format.Checkpoint.self
+        // Known library bug, reported (inputs in /work/notes/fuzz-crashes/): decodeMap computes
+        // `lba + UInt64(count)` unchecked and traps for lba near 2^64. Such inputs are skipped so
+        // the fuzzer explores past it; drop this once Checkpoint.decodeMap is fixed.
+        if hasMapEntryNearTop(bytes) { return false }
         let uuid = bytes.count >= C.offUUID + 16 ? Array(bytes[C.offUUID..<C.offUUID + 16]) : [UInt8](repeating: 0, count: 16)
         do {
             let c = try Checkpoint.decode(bytes, path: "ckpt", uuid: uuid)
@@ -175,8 +203,11 @@ public enum _FuzzEntryPoints {
         }
         func le(_ s: ArraySlice<UInt8>) -> UInt64 { s.reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         var entries = 0
-        while entries < 16, let tag = take(1)?.first {
+        // Bit 7 of the first entry's tag: recompute every checksum of every file (CRCFixup).
+        let fix = (bytes.first ?? 0) & 0x80 != 0
+        while entries < 16, var tag = take(1)?.first {
             entries += 1
+            tag &= 0x7F
             var number: UInt64 = 0
             if tag == 1 || tag == 2 {
                 guard let n = take(8) else { break }
@@ -184,7 +215,15 @@ public enum _FuzzEntryPoints {
             }
             guard let l = take(4) else { break }
             let length = min(Int(le(l)), bytes.count - i)
-            let data = Array(take(length)!)
+            var data = Array(take(length)!)
+            if fix {
+                switch tag {
+                case 0: data = CRCFixup.manifest(data)
+                case 1: data = CRCFixup.segment(data)
+                case 2: data = CRCFixup.checkpoint(data)
+                default: break
+                }
+            }
             switch tag {
             case 0: fs.put(joinPath(imagePath, Format.manifestName), data)
             case 1:
@@ -192,7 +231,7 @@ public enum _FuzzEntryPoints {
                 // checkpoint, Recovery.run builds Array(1...last), which traps when the last segment
                 // number is 0 and traps or allocates without bound when it is huge. Segment numbers are
                 // kept in 1...4096 so the fuzzer explores past it; drop this once Recovery is fixed.
-                number = 1 + number % 4096
+                number = 1 + (number &- 1) % 4096  // 1...4096 stay as they are
                 fs.put(joinPath(imagePath, Format.segmentPrefix + hex16(number) + Format.segmentSuffix), data)
             case 2: fs.put(joinPath(imagePath, Format.checkpointPrefix + hex16(number)), data)
             default: break
@@ -251,6 +290,31 @@ public enum _FuzzEntryPoints {
 
     // MARK: - Helpers
 
+    /// Whether a HEAD_MAP or EPOCH_MAP section (walked as decode walks them) has an entry
+    /// whose lba + count overflows 64 bits (see decodeCheckpoint).
+    static func hasMapEntryNearTop(_ bytes: [UInt8]) -> Bool {
+        let C = Format.Checkpoint.self
+        guard bytes.count >= C.headerLength else { return false }
+        return bytes.withUnsafeBytes { b in
+            var o = C.headerLength
+            while o + C.sectionHeaderSize <= b.count {
+                let type = b.le32(o), length = b.le64(o + 8)
+                o += C.sectionHeaderSize
+                guard length <= UInt64(b.count - o) else { return false }
+                let first: Int? = type == C.sectionHeadMap ? o : type == C.sectionEpochMap ? o + 8 : nil
+                if var e = first {
+                    while e + C.entrySize <= o + Int(length) {
+                        let (_, overflow) = b.le64(e).addingReportingOverflow(UInt64(b.le32(e + 16)))
+                        if overflow { return true }
+                        e += C.entrySize
+                    }
+                }
+                o += Int(length)
+            }
+            return false
+        }
+    }
+
     static let imagePath = "/fuzz.limg"
 
     /// The UUID and segment number a segment header names (zeros and 1 when too short).
@@ -266,6 +330,91 @@ public enum _FuzzEntryPoints {
     static func fuzzManifest(uuid: [UInt8]) -> Manifest {
         Manifest(incompatible: Format.Incompatible.known, uuid: uuid, virtualSize: 1 << 30, segmentSize: 64 << 20,
                  defaultCodec: .lz4, checkpointIntervalMiB: 0, creationTime: 0)
+    }
+}
+
+// MARK: - Checksum fix-ups
+
+/// Recomputes the checksums of a possibly mutated file, so the fuzzer's
+/// mutations reach the structure behind the CRCs (a random mutation almost
+/// never keeps a CRC-32C valid). Lengths and counts are left as they are,
+/// except a checkpoint's body_length; out-of-range fields are skipped.
+enum CRCFixup {
+    static func manifest(_ bytes: [UInt8]) -> [UInt8] {
+        let M = Format.Manifest.self
+        guard bytes.count >= M.headerLength else { return bytes }
+        var b = bytes
+        b.withUnsafeMutableBytes { p in
+            let hl = Int(p.le32(M.offHeaderLength))
+            guard hl >= M.offHeaderCRC + 4, hl <= p.count else { return }
+            p.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<hl]), zeroing: M.offHeaderCRC), M.offHeaderCRC)
+        }
+        return b
+    }
+
+    static func segmentHeader(_ bytes: [UInt8]) -> [UInt8] {
+        let H = Format.SegmentHeader.self
+        guard bytes.count >= H.headerLength else { return bytes }
+        var b = bytes
+        b.withUnsafeMutableBytes { p in
+            p.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<H.headerLength]), zeroing: H.offHeaderCRC), H.offHeaderCRC)
+        }
+        return b
+    }
+
+    static func checkpoint(_ bytes: [UInt8]) -> [UInt8] {
+        let C = Format.Checkpoint.self
+        guard bytes.count >= C.headerLength else { return bytes }
+        var b = bytes
+        b.withUnsafeMutableBytes { p in
+            p.put64(UInt64(p.count - C.headerLength), C.offBodyLength)
+            p.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[C.headerLength...])), C.offBodyCRC)
+            p.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<C.headerLength]), zeroing: C.offHeaderCRC), C.offHeaderCRC)
+        }
+        return b
+    }
+
+    /// The segment header, then every batch found at a block boundary: each
+    /// record's payload CRC (where its payload lies in the file), each record
+    /// header CRC, the block CRC table and the batch header CRC.
+    static func segment(_ bytes: [UInt8]) -> [UInt8] {
+        var b = segmentHeader(bytes)
+        let bs = Format.blockSize
+        b.withUnsafeMutableBytes { p in
+            var pos = Format.SegmentHeader.firstBatchOffset
+            while pos + bs <= p.count {
+                guard let h = BatchHeader.parseRaw(UnsafeRawBufferPointer(rebasing: p[pos..<pos + bs])),
+                      pos + h.headerBytes <= p.count else {
+                    pos += bs
+                    continue
+                }
+                let area = UnsafeMutableRawBufferPointer(rebasing: p[pos..<pos + h.headerBytes])
+                let records = min(Int(h.recordCount), (h.headerBytes - Format.Batch.headerSize) / Format.Record.headerSize)
+                for i in 0..<records {
+                    let o = Format.Batch.headerSize + i * Format.Record.headerSize
+                    let R = Format.Record.self
+                    let stored = Int(area.le32(o + R.offStoredLength))
+                    let (end, overflow) = area.le64(o + R.offPayloadOffset).addingReportingOverflow(UInt64(stored))
+                    if stored > 0, !overflow, end <= UInt64(p.count) {
+                        let start = Int(end) - stored
+                        area.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[start..<Int(end)])), o + R.offPayloadCRC)
+                    }
+                    let r = UnsafeMutableRawBufferPointer(rebasing: area[o..<o + R.headerSize])
+                    r.put32(CRC32C.checksum(UnsafeRawBufferPointer(r), zeroing: R.offHeaderCRC), R.offHeaderCRC)
+                }
+                let payloadStart = pos + h.headerBytes
+                for i in 0..<Int(h.payloadBlocks) {
+                    let t = h.crcTableOffset + 4 * i
+                    let blk = payloadStart + i * bs
+                    guard t + 4 <= area.count, blk + bs <= p.count else { break }
+                    area.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[blk..<blk + bs])), t)
+                }
+                BatchHeader.seal(area)
+                let next = pos + h.totalBytes
+                pos = next > pos && next % bs == 0 ? next : pos + bs
+            }
+        }
+        return b
     }
 }
 
