@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "LogImage", targets: ["LogImage"]),
         .library(name: "Compactor", targets: ["Compactor"]),
+        // For the fuzz targets in Fuzz/ (a separate package; see Fuzz/Package.swift).
+        .library(name: "LogImageNBD", targets: ["LogImageNBD"]),
         .executable(name: "logimg", targets: ["logimg"]),
         .executable(name: "logimg-bench", targets: ["logimg-bench"]),
     ],
@@ -42,6 +44,8 @@ let package = Package(
                 "LogImage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // EmbeddedChannel, for the fuzz entry point (NBDFuzzEntryPoints.swift).
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -74,5 +78,8 @@ let package = Package(
         .testTarget(name: "logimgCLITests", dependencies: ["LogImage", "LogImageTestSupport"]),
         // Drives the NBD server with real clients (nbdinfo, qemu-io, qemu-img, nbdcopy, fio, python3-libnbd).
         .testTarget(name: "LogImageNBDTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
+        // Runs every file of the fuzz seed corpora (Tests/Fuzz/Corpus, read via #filePath) through its
+        // fuzz entry point; the libFuzzer targets themselves are in the separate package Fuzz/.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
     ]
 )

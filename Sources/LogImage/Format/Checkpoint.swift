@@ -199,7 +199,8 @@ struct Checkpoint: Sendable {
             guard let kind = ExtentKind(rawValue: s.u8(o + 20)) else { throw bad("map entry at offset \(base + o): kind \(s.u8(o + 20))") }
             let segment = s.le32(o + 24), sectorOffset = s.le32(o + 28)
             guard count >= 1, count <= Extent.maxCount, seq >= 1, seq < (1 << 48), segment < (1 << 30),
-                  lba >= prevEnd, lba + UInt64(count) <= Format.Manifest.maxVirtualSize / 512 else {
+                  lba >= prevEnd, lba <= Format.Manifest.maxVirtualSize / 512,
+                  UInt64(count) <= Format.Manifest.maxVirtualSize / 512 - lba else {  // no overflow: found by fuzz-checkpoint
                 throw bad("map entry at offset \(base + o) is out of range or out of order")
             }
             if kind == .compressed && sectorOffset % 8 != 0 { throw bad("compressed entry at offset \(base + o) is not block-aligned") }

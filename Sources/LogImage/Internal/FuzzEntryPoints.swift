@@ -153,10 +153,6 @@ public enum _FuzzEntryPoints {
 
     static func decodeCheckpoint(_ bytes: [UInt8]) -> Bool {
         let C = Format.Checkpoint.self
-        // Known library bug, reported (inputs in /work/notes/fuzz-crashes/): decodeMap computes
-        // `lba + UInt64(count)` unchecked and traps for lba near 2^64. Such inputs are skipped so
-        // the fuzzer explores past it; drop this once Checkpoint.decodeMap is fixed.
-        if hasMapEntryNearTop(bytes) { return false }
         let uuid = bytes.count >= C.offUUID + 16 ? Array(bytes[C.offUUID..<C.offUUID + 16]) : [UInt8](repeating: 0, count: 16)
         do {
             let c = try Checkpoint.decode(bytes, path: "ckpt", uuid: uuid)
@@ -227,11 +223,6 @@ public enum _FuzzEntryPoints {
             switch tag {
             case 0: fs.put(joinPath(imagePath, Format.manifestName), data)
             case 1:
-                // Known library bug, reported (inputs in /work/notes/fuzz-crashes/): without a usable
-                // checkpoint, Recovery.run builds Array(1...last), which traps when the last segment
-                // number is 0 and traps or allocates without bound when it is huge. Segment numbers are
-                // kept in 1...4096 so the fuzzer explores past it; drop this once Recovery is fixed.
-                number = 1 + (number &- 1) % 4096  // 1...4096 stay as they are
                 fs.put(joinPath(imagePath, Format.segmentPrefix + hex16(number) + Format.segmentSuffix), data)
             case 2: fs.put(joinPath(imagePath, Format.checkpointPrefix + hex16(number)), data)
             default: break
@@ -290,30 +281,6 @@ public enum _FuzzEntryPoints {
 
     // MARK: - Helpers
 
-    /// Whether a HEAD_MAP or EPOCH_MAP section (walked as decode walks them) has an entry
-    /// whose lba + count overflows 64 bits (see decodeCheckpoint).
-    static func hasMapEntryNearTop(_ bytes: [UInt8]) -> Bool {
-        let C = Format.Checkpoint.self
-        guard bytes.count >= C.headerLength else { return false }
-        return bytes.withUnsafeBytes { b in
-            var o = C.headerLength
-            while o + C.sectionHeaderSize <= b.count {
-                let type = b.le32(o), length = b.le64(o + 8)
-                o += C.sectionHeaderSize
-                guard length <= UInt64(b.count - o) else { return false }
-                let first: Int? = type == C.sectionHeadMap ? o : type == C.sectionEpochMap ? o + 8 : nil
-                if var e = first {
-                    while e + C.entrySize <= o + Int(length) {
-                        let (_, overflow) = b.le64(e).addingReportingOverflow(UInt64(b.le32(e + 16)))
-                        if overflow { return true }
-                        e += C.entrySize
-                    }
-                }
-                o += Int(length)
-            }
-            return false
-        }
-    }
 
     static let imagePath = "/fuzz.limg"
 

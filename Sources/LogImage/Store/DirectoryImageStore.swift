@@ -26,8 +26,9 @@ package struct DirectoryImageStore: ImageStore {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix),
               name.utf8.count == prefix.utf8.count + 16 + suffix.utf8.count else { return nil }
         let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
-        guard digits.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }) else { return nil }
-        return UInt64(digits, radix: 16)
+        guard digits.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) }),
+              let n = UInt64(digits, radix: 16), n >= 1 else { return nil }  // number 0 is invalid (Spec §3)
+        return n
     }
 
     package func listSegments() throws -> [UInt64] {
