@@ -2,6 +2,7 @@
 #include "CLogImageShims.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -9,7 +10,6 @@
 /* ---- CRC-32C ----------------------------------------------------------- */
 
 static uint32_t crc_table[8][256];
-static int crc_table_ready;
 
 static void crc_build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -24,11 +24,12 @@ static void crc_build_table(void) {
             crc_table[k][n] = c;
         }
     }
-    __atomic_store_n(&crc_table_ready, 1, __ATOMIC_RELEASE);
 }
 
+static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
+
 static uint32_t crc_software(uint32_t crc, const unsigned char *p, size_t n) {
-    if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE)) crc_build_table();
+    pthread_once(&crc_table_once, crc_build_table);
     while (n >= 8) {
         uint64_t w;
         __builtin_memcpy(&w, p, 8);
@@ -69,7 +70,6 @@ static int have_hardware(void) { return __builtin_cpu_supports("sse4.2"); }
  * register update without the final XOR is linear. */
 #define LANE 1360
 static uint32_t shift1[4][256], shift2[4][256];
-static int shift_ready;
 
 __attribute__((target("sse4.2")))
 static uint32_t raw_zeros(uint32_t c, size_t n) {
@@ -84,7 +84,6 @@ static void build_shift_tables(void) {
             shift1[k][b] = raw_zeros(b << (8 * k), LANE);
             shift2[k][b] = raw_zeros(b << (8 * k), 2 * LANE);
         }
-    __atomic_store_n(&shift_ready, 1, __ATOMIC_RELEASE);
 }
 
 static inline uint32_t shift(uint32_t t[4][256], uint32_t c) {
@@ -93,7 +92,8 @@ static inline uint32_t shift(uint32_t t[4][256], uint32_t c) {
 
 __attribute__((target("sse4.2")))
 static uint32_t crc_hardware3(uint32_t crc, const unsigned char *p, size_t n) {
-    if (!__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE)) build_shift_tables();
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, build_shift_tables);
     while (n >= 3 * LANE) {
         uint64_t a = crc, b = 0, c = 0;
         for (size_t i = 0; i < LANE; i += 8) {
@@ -141,7 +141,6 @@ uint32_t limg_crc32c_software(uint32_t crc, const void *data, size_t length) {
 /* ---- Joining CRCs: crc(A||B) = shift_|B|(crc(A)) ^ crc(B) -------------- */
 
 static uint32_t shift4k[4][256];
-static int shift4k_ready;
 
 /* The raw register advanced over n zero bytes, bit by bit (slow; tables only). */
 static uint32_t zeros_slow(uint32_t c, size_t n) {
@@ -152,11 +151,12 @@ static uint32_t zeros_slow(uint32_t c, size_t n) {
 static void build_shift4k(void) {
     for (int k = 0; k < 4; k++)
         for (uint32_t b = 0; b < 256; b++) shift4k[k][b] = zeros_slow(b << (8 * k), 4096);
-    __atomic_store_n(&shift4k_ready, 1, __ATOMIC_RELEASE);
 }
 
+static pthread_once_t shift4k_once = PTHREAD_ONCE_INIT;
+
 uint32_t limg_crc32c_extend4k(uint32_t crc_a, uint32_t crc_b) {
-    if (!__atomic_load_n(&shift4k_ready, __ATOMIC_ACQUIRE)) build_shift4k();
+    pthread_once(&shift4k_once, build_shift4k);
     uint32_t s = shift4k[0][crc_a & 0xff] ^ shift4k[1][(crc_a >> 8) & 0xff] ^
                  shift4k[2][(crc_a >> 16) & 0xff] ^ shift4k[3][crc_a >> 24];
     return s ^ crc_b;
