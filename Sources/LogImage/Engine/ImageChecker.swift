@@ -154,32 +154,11 @@ struct Checker {
             }
             corruption(name, seg, at, problem)
             // Resynchronise at the next valid batch so later damage is found too.
-            let next = try nextValidBatch(scanner, after: at, size: size)
+            let next = try scanner.nextValidBatch(after: at)
             damagedBlocks[seg, default: []].append(Int(at / 4096)..<Int((next ?? size) / 4096))
             guard let next else { return }
             pos = next
         }
-    }
-
-    func firstNonZeroBlock(_ h: any StorageFile, from: UInt64, size: UInt64) throws -> UInt64? {
-        var block = [UInt8](repeating: 0, count: 4096)
-        var pos = from
-        while pos < size {
-            let n = try block.withUnsafeMutableBytes { try h.read(into: $0, at: Int64(pos)) }
-            if block[0..<n].contains(where: { $0 != 0 }) { return pos }
-            pos += 4096
-        }
-        return nil
-    }
-
-    func nextValidBatch(_ scanner: SegmentScanner, after: UInt64, size: UInt64) throws -> UInt64? {
-        var block = [UInt8](repeating: 0, count: 4096)
-        var pos = after + 4096
-        while pos + 4096 <= size {
-            if case .batch = try scanner.readBatch(at: pos, firstBlock: &block) { return pos }
-            pos += 4096
-        }
-        return nil
     }
 
     mutating func checkCheckpoint(_ g: UInt64, segments: Set<UInt64>) throws {

@@ -257,20 +257,15 @@ extension LogImage {
         let table = CRCTable()
         let scanner = manifestLock.withLock { $0 }.scanner(h, path: store.segmentName(segment), segment: segment, size: size, payloads: false)
         var pos = UInt64(Format.SegmentHeader.firstBatchOffset)
-        var block = [UInt8](repeating: 0, count: Format.blockSize)
-        scanning: while pos < size {
+        while pos < size {
             let (stop, end) = try scanner.scan(from: pos) { b in
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
             }
             if stop == .endOfFile { break }
             // A damaged batch: its blocks stay without CRCs (reads of them fail),
             // and the table resumes at the next valid batch.
-            pos = end + UInt64(Format.blockSize)
-            while pos + UInt64(Format.blockSize) <= size {
-                if case .batch = try scanner.readBatch(at: pos, firstBlock: &block) { continue scanning }
-                pos += UInt64(Format.blockSize)
-            }
-            break
+            guard let next = try scanner.nextValidBatch(after: end) else { break }
+            pos = next
         }
         // Complete: blocks still without a CRC belong to no valid batch, and reads of them fail.
         table.coveredEnd = .max

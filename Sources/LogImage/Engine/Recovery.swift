@@ -103,15 +103,8 @@ struct Recovery {
                 table.add(payloadStart: b.payloadStart, crcs: b.blockCRCs, end: b.end)
                 stats.logBytes += UInt64(b.header.totalBytes)
                 for r in b.records where r.recordType == .data && r.seq >= replay.nextSeq { stats.guestBytes += UInt64(r.sectors) * 512 }
-                try b.payload.withUnsafeBytes { area in
-                    for r in b.records {
-                        var payload: UnsafeRawBufferPointer?
-                        if r.storedLength > 0 {
-                            let o = Int(r.payloadOffset - b.payloadStart)
-                            payload = UnsafeRawBufferPointer(rebasing: area[o..<o + Int(r.storedLength)])
-                        }
-                        try replay.apply(r, payload: payload, where: "\(name) offset \(b.offset)")
-                    }
+                try b.forEachRecord { r, payload in
+                    try replay.apply(r, payload: payload, where: "\(name) offset \(b.offset)")
                 }
             }
             tables[seg] = table

@@ -100,19 +100,12 @@ public enum _FuzzEntryPoints {
             var replay = Replay(map: ExtentMap(), epochs: EpochTable(), nextSeq: Format.firstSeq,
                                 virtualSize: Format.Manifest.maxVirtualSize)
             let (stop, _) = try sc.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { b in
-                try b.payload.withUnsafeBytes { area in
-                    for r in b.records {
-                        var payload: UnsafeRawBufferPointer?
-                        if r.storedLength > 0 {
-                            let o = Int(r.payloadOffset - b.payloadStart)
-                            payload = UnsafeRawBufferPointer(rebasing: area[o..<o + Int(r.storedLength)])
-                        }
-                        if let payload, r.recordType == .data, r.codec == Format.Codec.lz4.rawValue {
-                            var out = [UInt8](repeating: 0, count: Int(r.sectors) * Format.sectorSize)
-                            try out.withUnsafeMutableBytes { try LZ4Codec.decompress(payload, into: $0, where: "fuzz") }
-                        }
-                        try replay.apply(r, payload: payload, where: "\(name) offset \(b.offset)")
+                try b.forEachRecord { r, payload in
+                    if let payload, r.recordType == .data, r.codec == Format.Codec.lz4.rawValue {
+                        var out = [UInt8](repeating: 0, count: Int(r.sectors) * Format.sectorSize)
+                        try out.withUnsafeMutableBytes { try LZ4Codec.decompress(payload, into: $0, where: "fuzz") }
                     }
+                    try replay.apply(r, payload: payload, where: "\(name) offset \(b.offset)")
                 }
             }
             switch stop {

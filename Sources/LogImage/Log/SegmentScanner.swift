@@ -9,6 +9,21 @@ struct ScannedBatch: Sendable {
     var payload: [UInt8]
     var end: UInt64 { offset + UInt64(header.totalBytes) }
     var payloadStart: UInt64 { offset + UInt64(header.headerBytes) }
+
+    /// Calls `body` for each record in order with its stored payload (nil when
+    /// it has none). Needs a scan with `verifyPayloads`.
+    func forEachRecord(_ body: (RecordHeader, UnsafeRawBufferPointer?) throws -> Void) rethrows {
+        try payload.withUnsafeBytes { area in
+            for r in records {
+                var p: UnsafeRawBufferPointer?
+                if r.storedLength > 0 {
+                    let o = Int(r.payloadOffset - payloadStart)
+                    p = UnsafeRawBufferPointer(rebasing: area[o..<o + Int(r.storedLength)])
+                }
+                try body(r, p)
+            }
+        }
+    }
 }
 
 /// Why a scan stopped.
@@ -125,6 +140,18 @@ struct SegmentScanner {
             }
             return .batch(ScannedBatch(header: h, offset: pos, records: records, blockCRCs: crcs, payload: payload))
         }
+    }
+
+    /// The first block boundary after `after` holding a valid batch, if any:
+    /// where a scan resumes after a damaged batch (check, CRC-table loads).
+    func nextValidBatch(after: UInt64) throws -> UInt64? {
+        var block = [UInt8](repeating: 0, count: Format.blockSize)
+        var pos = after + UInt64(Format.blockSize)
+        while pos + UInt64(Format.blockSize) <= fileSize {
+            if case .batch = try readBatch(at: pos, firstBlock: &block) { return pos }
+            pos += UInt64(Format.blockSize)
+        }
+        return nil
     }
 
     /// The header at `pos` if it is intact (H1–H6), whatever follows; for the
