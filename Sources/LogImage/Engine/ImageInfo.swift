@@ -109,20 +109,13 @@ extension LogImage {
     /// `allocation` for a view: `nil` is the head, else a frozen epoch.
     func allocation(view: UInt32?, lba: UInt64, sectors: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
         let maps = state.withLock { $0.viewMaps(view ?? $0.epochs.head) }
-        var cursor = lba
+        // The mapping's runs, merged by kind alone (where the data lies does not matter here).
         var run: (UInt64, UInt64, AllocationKind)?
-        func emit(_ a: UInt64, _ b: UInt64, _ k: AllocationKind) throws {
-            if var r = run, r.2 == k, r.0 + r.1 == a * 512 { r.1 += (b - a) * 512; run = r; return }
+        try mappingRuns(maps, lba: lba, end: lba + sectors) { m in
+            if var r = run, r.2 == m.kind, r.0 + r.1 == m.start { r.1 += m.length; run = r; return }
             if let r = run { try body(r.0, r.1, r.2) }
-            run = (a * 512, (b - a) * 512, k)
+            run = (m.start, m.length, m.kind)
         }
-        try forEachResolved(maps, in: lba..<lba + sectors) { e in
-            if e.lba > cursor { try emit(cursor, e.lba, .hole) }
-            let k: AllocationKind = e.kind == .zero ? .zero : e.kind == .trimmed ? .hole : .data
-            try emit(e.lba, e.end, k)
-            cursor = e.end
-        }
-        if cursor < lba + sectors { try emit(cursor, lba + sectors, .hole) }
         if let r = run { try body(r.0, r.1, r.2) }
     }
 }

@@ -32,7 +32,12 @@ extension LogImage {
         guard offset <= size, length <= size - offset else {
             throw LogImageError(.outOfRange, "\(store.name): range \(offset)+\(length) is past the end of the \(size)-byte view")
         }
-        let maps = state.withLock { $0.viewMaps(epoch) }
+        try mappingRuns(state.withLock { $0.viewMaps(epoch) }, lba: offset / 512, end: (offset + length) / 512, body)
+    }
+
+    /// The runs of a view given by its maps (newest epoch first) over sectors
+    /// `lba..<end`: holes, zeros and data, data merged only where contiguous in the log.
+    func mappingRuns(_ maps: [ExtentMap], lba: UInt64, end: UInt64, _ body: (MappingRun) throws -> Void) throws {
         var run: MappingRun?
         func emit(_ r: MappingRun) throws {
             if var cur = run, cur.kind == r.kind, cur.start + cur.length == r.start, cur.compressed == r.compressed,
@@ -45,8 +50,7 @@ extension LogImage {
             if let cur = run { try body(cur) }
             run = r
         }
-        var cursor = offset / 512
-        let end = (offset + length) / 512
+        var cursor = lba
         try forEachResolved(maps, in: cursor..<end) { e in
             if e.lba > cursor { try emit(MappingRun(start: cursor * 512, length: (e.lba - cursor) * 512, kind: .hole, compressed: false)) }
             switch e.kind {
