@@ -104,22 +104,22 @@ struct SnapshotCommand: ParsableCommand {
         }
     }
 
-    /// Opens `path` read-write and runs `body`.
+    /// Opens `path` for snapshot commands and runs `body`, then closes it.
     ///
-    /// On success the handle is not closed: the snapshot operations are
-    /// durable when they return (their record is flushed), and `close()`
-    /// would also write a checkpoint of the whole extent map, O(extents),
-    /// which would make an O(1) operation cost as much as the map (about
-    /// 150 ms at 262K extents). The next open replays the one record after
-    /// the last checkpoint, and the lock goes with the process.
+    /// The open is metadata-only (`LogImage.openForSnapshotCommands`): it
+    /// validates the newest checkpoint but does not load its extent maps, so
+    /// an O(1) snapshot operation does not pay O(extents) to open the image;
+    /// and `close()` on such a handle only flushes, it writes no checkpoint.
+    /// The next full open replays the record after the last checkpoint.
     static func withWritable(_ path: String, _ body: (LogImage) throws -> Void) throws {
-        let image = try LogImage.open(at: path, mode: .readWrite)
+        let image = try LogImage.openForSnapshotCommands(at: path)
         do {
             try body(image)
         } catch {
             try? image.close()
             throw error
         }
+        try image.close()
     }
 
     /// The `Snapshot list:` table, as `qemu-img snapshot -l` and `qemu-img info` print it.

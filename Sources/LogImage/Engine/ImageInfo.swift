@@ -50,6 +50,7 @@ extension LogImage {
     /// Describes the image: geometry, features, log size and map statistics.
     /// - Throws: `io` if a segment's size cannot be read.
     public func info() throws -> ImageInfo {
+        try requireMaps()
         let (maps, next, gen, size, headMap) = state.withLock { ($0.viewMaps($0.epochs.head), $0.nextSeq, $0.checkpointGeneration, $0.virtualSize, $0.map) }
         let segments = try store.listSegments()
         var logBytes: UInt64 = 0

@@ -13,6 +13,11 @@ extension LogImage {
     /// `forClose`: the checkpoint `close()` writes; every other one is refused once closing began.
     func checkpoint(forClose: Bool) throws {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
+        if metadataOnly {
+            // Its maps are not loaded: a checkpoint from it would lose data.
+            if forClose { return }
+            try requireMaps()
+        }
         try checkpointMutex.withLock { lastGeneration in
             let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, EpochTable, UInt64, LifetimeStats) in
                 try checkWritable(s)

@@ -58,6 +58,7 @@ extension LogImage {
     }
 
     private func compactLocked(_ victims: [UInt64]) throws -> CompactionResult {
+        try requireMaps()
         var result = CompactionResult()
         if victims.isEmpty { return result }
         let victimSet = Set(victims)

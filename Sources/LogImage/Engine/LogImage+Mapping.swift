@@ -18,6 +18,7 @@ extension LogImage {
     /// are contiguous in the disk and, for data, in the same segment.
     /// - Throws: `notFound` (no such snapshot), `outOfRange`, `invalidArgument`.
     public func mapping(of view: ViewName = .head, at offset: UInt64, length: UInt64, _ body: (MappingRun) throws -> Void) throws {
+        try requireMaps()
         let (epoch, size) = try state.withLock { s -> (UInt32, UInt64) in
             switch view {
             case .head: return (s.epochs.head, s.virtualSize)

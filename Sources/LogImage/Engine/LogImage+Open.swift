@@ -53,8 +53,24 @@ extension LogImage {
         return try open(at: path, mode: .readWrite, fileSystem: fs, tuning: tuning)
     }
 
+    /// Opens an image read-write for snapshot commands only (create, delete,
+    /// revert, list without usage): recovery validates the checkpoint but does
+    /// not load its extent maps, so the open costs what the epoch table and
+    /// the log tail cost, not what the disk's extents cost.
+    ///
+    /// The handle refuses reads, writes, compaction and anything that needs the
+    /// maps, and it never writes a checkpoint (`close()` only flushes): a
+    /// checkpoint from it would lose the maps. The next full open replays the
+    /// records it appended (Spec §8).
+    /// - Throws: as `open(at:mode:)`.
+    package static func openForSnapshotCommands(at path: String, fileSystem fs: any FileSystem = PosixFileSystem(),
+                                                tuning: Tuning = Tuning()) throws -> LogImage {
+        try open(at: path, mode: .readWrite, fileSystem: fs, tuning: tuning, metadataOnly: true)
+    }
+
     /// `open` through a given I/O layer.
-    package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning()) throws -> LogImage {
+    package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning(),
+                             metadataOnly: Bool = false) throws -> LogImage {
         try requireImageDirectory(path, fs)
         let store = DirectoryImageStore(path: path, fileSystem: fs)
         let lock = try store.lock(exclusive: mode == .readWrite)
@@ -68,10 +84,11 @@ extension LogImage {
                 try store.replaceManifest(manifest.encode())
             }
         }
-        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite, plantedBugs: tuning.plantedBugs).run()
+        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite, plantedBugs: tuning.plantedBugs,
+                                     loadMaps: !metadataOnly).run()
         recovered.state.lock = lock
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
-                             state: recovered.state, io: recovered.io)
+                             state: recovered.state, io: recovered.io, metadataOnly: metadataOnly)
         return image
     }
 

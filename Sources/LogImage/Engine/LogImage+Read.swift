@@ -55,7 +55,7 @@ extension LogImage {
     /// data extent of at most 32 KiB already written to its segment. Returns
     /// false (having done nothing) when the general path is needed.
     private func readFast(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
-        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0 else { return false }
+        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0, !metadataOnly else { return false }
         let found = state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
             // Out of range or closed: the general path reports it.
             if s.closed || lba + sectors > s.virtualSize / 512 { return nil }

@@ -41,7 +41,7 @@ extension LogImage {
         let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
         let list = epochs.snapshots
         if list.isEmpty { return [] }
-        if !includeUsage {
+        if !includeUsage || metadataOnly {  // a metadata-only handle has no maps to measure
             return list.map { SnapshotInfo(name: $0.name, epoch: $0.id, parentEpoch: $0.parent, createdNs: $0.timeNs, sequence: $0.seq,
                                            virtualSize: effectiveSize($0), bytesReferenced: 0, bytesExclusive: 0) }
         }
@@ -211,6 +211,7 @@ extension LogImage {
     /// The view stays valid while this handle is open and the snapshot exists.
     /// - Throws: `notFound`.
     public func openSnapshot(name: String) throws -> LogImageView {
+        try requireMaps()
         let e = try state.withLock { s -> Epoch in
             guard let e = s.epochs.snapshot(named: name) else {
                 throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
@@ -226,6 +227,7 @@ extension LogImage {
     /// trimmed or zeroed. Used for incremental backup.
     /// - Throws: `notFound`.
     public func changes(from a: ViewName, to b: ViewName) throws -> [Range<UInt64>] {
+        try requireMaps()
         let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
         func id(_ v: ViewName) throws -> UInt32 {
             switch v {

@@ -114,6 +114,7 @@ extension LogImage {
     }
 
     func checkRange(offset: UInt64, length: UInt64, writing: Bool) throws -> (lba: UInt64, sectors: UInt64) {
+        try requireMaps()
         let ss = UInt64(Format.sectorSize)
         guard offset % ss == 0, length % ss == 0 else {
             throw LogImageError(.invalidArgument, "\(store.name): offset \(offset) and length \(length) must be multiples of 512")

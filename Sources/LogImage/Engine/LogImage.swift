@@ -45,17 +45,27 @@ public final class LogImage: Sendable {
     let adminMutex = Locked<Void>(())
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
+    /// Opened by `openForSnapshotCommands`: the extent maps were not loaded.
+    let metadataOnly: Bool
 
     /// Bytes of the virtual disk.
     public var virtualSize: UInt64 { state.withLock { $0.virtualSize } }
     /// Whether this handle accepts writes.
     public var isReadOnly: Bool { mode == .readOnly }
+    /// Throws unless the extent maps are loaded (see `openForSnapshotCommands`).
+    func requireMaps() throws {
+        if metadataOnly {
+            throw LogImageError(.invalidArgument, "\(store.name): opened for snapshot commands only; reading, writing and compacting need a full open")
+        }
+    }
+
     /// Whether new data records are LZ4-compressed when that pays.
     var compresses: Bool { manifest.defaultCodec == .lz4 }
 
     init(store: any ImageStore, manifest: Manifest, mode: OpenMode, tuning: Tuning,
-         state: EngineState, io: IOState) {
+         state: EngineState, io: IOState, metadataOnly: Bool = false) {
         self.store = store
+        self.metadataOnly = metadataOnly
         self.manifest = manifest
         self.manifestLock = Locked(manifest)
         self.mode = mode

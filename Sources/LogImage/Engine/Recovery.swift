@@ -7,6 +7,9 @@ struct Recovery {
     let manifest: Manifest
     let writable: Bool
     var plantedBugs: Set<PlantedBug> = []
+    /// `false` for the metadata-only open (snapshot commands): the
+    /// checkpoint's maps are validated but not kept.
+    var loadMaps = true
 
     struct Result {
         var state: EngineState
@@ -166,7 +169,7 @@ struct Recovery {
             let name = store.checkpointName(g)
             let c: Checkpoint
             do {
-                c = try Checkpoint.decode(try store.readCheckpoint(g, limit: 1 << 40), path: name, uuid: manifest.uuid)
+                c = try Checkpoint.decode(try store.readCheckpoint(g, limit: 1 << 40), path: name, uuid: manifest.uuid, loadMaps: loadMaps)
             } catch let e as LogImageError where e.code == .corruption || e.code == .unsupportedFeature {
                 skipped.append(e.message)
                 continue
@@ -195,20 +198,15 @@ struct Recovery {
         }
         if c.epochs.isEmpty && c.headEpoch != Format.initialEpoch { return "HEAD_EPOCH \(c.headEpoch) without an epoch table" }
         if !c.epochs.isEmpty && manifest.incompatible & Format.Incompatible.snapshots == 0 { return "epochs in an image without the SNAPSHOTS feature" }
-        let p = LogPosition(segment: c.coveredSegment, offset: c.coveredOffset)
-        var bad: String?
-        for m in [c.map] + Array(c.epochMaps.values) { m.forEach { e in
-            guard bad == nil, e.kind == .data || e.kind == .compressed else { return }
-            if e.seq >= c.nextSeq { bad = "an entry's seq \(e.seq) is not below next_seq \(c.nextSeq)"; return }
-            let seg = UInt64(e.segment)
-            guard let size = sizes[seg] else { bad = "an entry points at missing segment \(seg)"; return }
-            let at = UInt64(e.sectorOffset) * 512
-            let len = e.kind == .data ? UInt64(e.count) * 512 : 16
-            if at + len > size || LogPosition(segment: seg, offset: at) >= p {
-                bad = "an entry points past the data the checkpoint covers (segment \(seg) offset \(at))"
+        if c.pointers.maxSeq >= c.nextSeq { return "an entry's seq \(c.pointers.maxSeq) is not below next_seq \(c.nextSeq)" }
+        for (seg32, reach) in c.pointers.bySegment.sorted(by: { $0.key < $1.key }) {
+            let seg = UInt64(seg32)
+            guard let size = sizes[seg] else { return "an entry points at missing segment \(seg)" }
+            if reach.maxEnd > size || seg > c.coveredSegment || (seg == c.coveredSegment && reach.maxStart >= c.coveredOffset) {
+                return "an entry points past the data the checkpoint covers (segment \(seg))"
             }
-        } }
-        return bad
+        }
+        return nil
     }
 
     /// Step 8: the offset of a block boundary past `at` holding an intact,

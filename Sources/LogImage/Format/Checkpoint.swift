@@ -15,8 +15,33 @@ struct Checkpoint: Sendable {
     var epochMaps: [UInt32: ExtentMap] = [:]
     /// Lifetime counters as of the covered position (STATS, §6.7).
     var stats = LifetimeStats()
+    /// Where the decoded maps point (filled by `decode`, also when it skips the maps).
+    var pointers = PointerSummary()
     /// Test-only planted bug: leave trim tombstones out.
     var dropTombstones = false
+
+    /// The furthest data each map entry of a checkpoint points at, per
+    /// segment: enough to tell whether the checkpoint is usable (Spec §8
+    /// step 6) without keeping its maps.
+    struct PointerSummary: Sendable {
+        struct Reach: Sendable { var maxStart: UInt64; var maxEnd: UInt64 }
+        /// Byte offsets: the largest start and the largest end of any entry's data, per segment.
+        var bySegment: [UInt32: Reach] = [:]
+        /// The largest seq of any entry (0: none).
+        var maxSeq: UInt64 = 0
+
+        mutating func add(_ e: Extent) {
+            maxSeq = max(maxSeq, e.seq)
+            guard e.kind == .data || e.kind == .compressed else { return }
+            let at = UInt64(e.sectorOffset) * 512
+            let end = at + (e.kind == .data ? UInt64(e.count) * 512 : 16)
+            if let r = bySegment[e.segment] {
+                bySegment[e.segment] = Reach(maxStart: max(r.maxStart, at), maxEnd: max(r.maxEnd, end))
+            } else {
+                bySegment[e.segment] = Reach(maxStart: at, maxEnd: end)
+            }
+        }
+    }
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH, STATS and, with snapshots, EPOCHS and EPOCH_MAPs.
     func encode() -> [UInt8] {
@@ -79,7 +104,10 @@ struct Checkpoint: Sendable {
 
     /// Decodes and validates a checkpoint file's bytes. Never allocates more
     /// than the input's size; every length is checked against it.
-    static func decode(_ bytes: [UInt8], path: String, uuid: [UInt8]) throws -> Checkpoint {
+    /// - Parameter loadMaps: with `false`, every map entry is still validated
+    ///   and summarised in `pointers`, but the maps come back empty (the
+    ///   metadata-only open of snapshot commands).
+    static func decode(_ bytes: [UInt8], path: String, uuid: [UInt8], loadMaps: Bool = true) throws -> Checkpoint {
         let C = Format.Checkpoint.self
         func bad(_ why: String) -> LogImageError { .corrupt("\(path): \(why)") }
         guard bytes.count >= C.headerLength else { throw bad("checkpoint shorter than its header") }
@@ -107,6 +135,7 @@ struct Checkpoint: Sendable {
             var epochs: [Epoch] = []
             var epochMaps: [UInt32: ExtentMap] = [:]
             var stats = LifetimeStats()
+            var pointers = PointerSummary()
             var o = hl
             var seen = Set<UInt32>()
             let sections = Int(b.le32(C.offSectionCount))
@@ -122,7 +151,7 @@ struct Checkpoint: Sendable {
                 guard !known || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
-                    map = try decodeMap(data, at: o, bad: bad)
+                    map = try decodeMap(data, at: o, keep: loadMaps, pointers: &pointers, bad: bad)
                 case C.sectionHeadEpoch:
                     guard len == 8 else { throw bad("HEAD_EPOCH section is \(len) bytes, not 8") }
                     epoch = data.le32(0)
@@ -135,7 +164,7 @@ struct Checkpoint: Sendable {
                     guard len >= 8 else { throw bad("EPOCH_MAP section too short at offset \(o)") }
                     let id = data.le32(0)
                     guard epochMaps[id] == nil else { throw bad("EPOCH_MAP for epoch \(id) appears twice") }
-                    epochMaps[id] = try decodeMap(UnsafeRawBufferPointer(rebasing: data[8...]), at: o + 8, bad: bad)
+                    epochMaps[id] = try decodeMap(UnsafeRawBufferPointer(rebasing: data[8...]), at: o + 8, keep: loadMaps, pointers: &pointers, bad: bad)
                 default:
                     if flags & C.sectionFlagRequired != 0 {
                         throw LogImageError(.unsupportedFeature, "\(path): checkpoint section type \(type) is required but unknown")
@@ -154,7 +183,8 @@ struct Checkpoint: Sendable {
             }
             return Checkpoint(generation: b.le64(C.offGeneration), coveredSegment: b.le64(C.offCoveredSegment),
                               coveredOffset: b.le64(C.offCoveredOffset), nextSeq: b.le64(C.offNextSeq),
-                              uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps, stats: stats)
+                              uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps, stats: stats,
+                              pointers: pointers)
         }
     }
 
@@ -187,11 +217,12 @@ struct Checkpoint: Sendable {
         return out
     }
 
-    private static func decodeMap(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> ExtentMap {
+    private static func decodeMap(_ s: UnsafeRawBufferPointer, at base: Int, keep: Bool, pointers: inout PointerSummary,
+                                  bad: (String) -> LogImageError) throws -> ExtentMap {
         let C = Format.Checkpoint.self
         guard s.count % C.entrySize == 0 else { throw bad("map length \(s.count) is not a multiple of \(C.entrySize)") }
         var entries: [Extent] = []
-        entries.reserveCapacity(s.count / C.entrySize)
+        if keep { entries.reserveCapacity(s.count / C.entrySize) }
         var prevEnd: UInt64 = 0
         var o = 0
         while o < s.count {
@@ -210,7 +241,9 @@ struct Checkpoint: Sendable {
             if kind == .data || kind == .compressed {
                 guard segment >= 1 else { throw bad("map entry at offset \(base + o) points at segment 0") }
             }
-            entries.append(Extent(lba: lba, count: count, seq: seq, kind: kind, segment: segment, sectorOffset: sectorOffset))
+            let e = Extent(lba: lba, count: count, seq: seq, kind: kind, segment: segment, sectorOffset: sectorOffset)
+            pointers.add(e)
+            if keep { entries.append(e) }
             prevEnd = lba + UInt64(count)
             o += C.entrySize
         }
