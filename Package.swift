@@ -63,6 +63,15 @@ let package = Package(
         .executableTarget(name: "logimg-compactbench", dependencies: ["LogImage", "Compactor"]),
         // In-process engine benchmark (bench/engine.sh); build with -c release.
         .executableTarget(name: "logimg-bench", dependencies: ["LogImage"]),
+        // The crash-state explorer over its workload families (bench/crashtest.sh); build with -c release.
+        .executableTarget(
+            name: "logimg-crashtest",
+            dependencies: [
+                "LogImage",
+                "LogImageTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(
             name: "LogImageTestSupport",
             dependencies: ["LogImage"],

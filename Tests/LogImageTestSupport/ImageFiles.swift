@@ -13,7 +13,7 @@ public enum ImageFiles {
 
     public static func read(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path) ?? Data()) }
 
-    public static func write(_ path: String, _ bytes: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+    public static func write(_ path: String, _ bytes: [UInt8]) { _ = FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
 
     /// Adds `delta` to the byte at `offset` of `path`.
     public static func incrementByte(_ path: String, at offset: Int, by delta: UInt8 = 1) {

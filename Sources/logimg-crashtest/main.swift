@@ -1,0 +1,155 @@
+// logimg-crashtest: the crash-state explorer (Tests/LogImageTestSupport/
+// CrashExplorer*.swift) over its workload families, printed as a table.
+// Exits 1 if any crash state broke an invariant or a workload failed.
+//
+//   swift build -c release --product logimg-crashtest
+//   .build/release/logimg-crashtest                      # lengths 1-3 and 4 random runs
+//   .build/release/logimg-crashtest --length 2 --states-per-workload 50
+//   .build/release/logimg-crashtest --workload span+flush --planted missingSegmentDirSync --per-workload
+//
+// bench/crashtest.sh runs the full explorer and keeps the output.
+
+import ArgumentParser
+import Foundation
+import LogImage
+import LogImageTestSupport
+
+struct CrashTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logimg-crashtest",
+        abstract: "Explore the crash states of logimg workloads and check invariants I1-I7.")
+
+    @Option(help: "Seed of the workloads' write places, random runs and crash plans.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Fixed-length workload families to run: 1, 2, 3, all or none.")
+    var length: String = "all"
+
+    @Option(help: "Random runs to add.")
+    var random: Int = 4
+
+    @Option(help: "Operations per random run.")
+    var randomLength: Int = 200
+
+    @Option(help: "Run only these workloads, e.g. span+flush (repeatable); replaces --length and --random.")
+    var workload: [String] = []
+
+    @Option(help: "Run an evenly spread sample of this many workloads of each length.")
+    var sample: Int?
+
+    @Option(help: "Crash states per workload, from the simulator's crash plan.")
+    var statesPerWorkload: Int = 200
+
+    @Option(help: "Crash states of each recovery (crashes during recovery); 0 for none.")
+    var recoveryStates: Int = 6
+
+    @Option(help: "Deep checks (I6, I7, crashes during recovery) on every n-th state.")
+    var deepEvery: Int = 1
+
+    @Option(help: "Sectors of the virtual disk (512 B each).")
+    var sectors: Int = 2048
+
+    @Option(help: "Switch on a planted bug (repeatable): \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var planted: [String] = []
+
+    @Flag(help: "Leave out the unflushed tail (64 KiB, 4 KiB, 64 KiB, 4 KiB writes) that ends every workload.")
+    var noTail = false
+
+    @Flag(help: "Print the calls and file operations of each workload (with --workload) instead of exploring.")
+    var log = false
+
+    @Flag(help: "One table row per workload instead of per family.")
+    var perWorkload = false
+
+    @Option(help: "Violations to print in detail.")
+    var showViolations: Int = 40
+
+    func run() throws {
+        var options = CrashExplorer.Options()
+        options.seed = seed
+        options.statesPerWorkload = statesPerWorkload
+        options.recoveryStates = recoveryStates
+        options.deepEvery = deepEvery
+        options.sectors = sectors
+        options.unflushedTail = !noTail
+        options.plantedBugs = Set(try planted.map { name in
+            guard let bug = PlantedBug(rawValue: name) else { throw ValidationError("unknown planted bug '\(name)'") }
+            return bug
+        })
+        guard sectors >= 1024, sectors % 256 == 0, sectors <= 1 << 16 else {
+            throw ValidationError("--sectors must be a multiple of 256 in 1024...65536")
+        }
+
+        var families: [(String, [CrashExplorer.Workload])] = []
+        if !workload.isEmpty {
+            families.append(("selected", try workload.enumerated().map { i, text in
+                guard let w = CrashExplorer.Workload(parsing: text, seed: seed &+ UInt64(i)) else {
+                    throw ValidationError("bad workload '\(text)'; operations: \(CrashExplorer.Op.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return w
+            }))
+        } else {
+            let lengths: [Int]
+            switch length {
+            case "all": lengths = [1, 2, 3]
+            case "none": lengths = []
+            default:
+                guard let n = Int(length), (1...3).contains(n) else { throw ValidationError("--length must be 1, 2, 3, all or none") }
+                lengths = [n]
+            }
+            for n in lengths {
+                var ws = CrashExplorer.workloads(length: n, seed: seed)
+                if let sample { ws = CrashExplorer.sample(ws, count: sample) }
+                families.append(("length \(n)", ws))
+            }
+            if random > 0 {
+                families.append(("random x\(randomLength)", (0..<random).map {
+                    CrashExplorer.randomWorkload(seed: seed &+ 1000 &+ UInt64($0), length: randomLength)
+                }))
+            }
+        }
+
+        let explorer = try CrashExplorer(options: options)
+        if log {
+            for (_, ws) in families { for w in ws { print("== \(w)\n" + explorer.operationLog(w)) } }
+            return
+        }
+        print("logimg-crashtest: seed \(seed), \(statesPerWorkload) states/workload, \(recoveryStates) recovery states/state, "
+              + "deep every \(deepEvery), \(sectors) sectors, segment \(options.segmentSize >> 20) MiB, batch \(options.batchBytes >> 10) KiB, "
+              + "planted: \(options.plantedBugs.isEmpty ? "none" : options.plantedBugs.map(\.rawValue).sorted().joined(separator: ","))")
+        var rows: [(name: String, totals: CrashExplorer.Totals)] = []
+        var violations: [CrashExplorer.Violation] = []
+        var errors: [String] = []
+        var failed = false
+        for (family, ws) in families {
+            var totals = CrashExplorer.Totals()
+            for (i, w) in ws.enumerated() {
+                let r = explorer.run(w)
+                totals.add(r)
+                if perWorkload { rows.append((w.name, CrashExplorer.Totals([r]))) }
+                violations += r.violations
+                if let e = r.error { errors.append("\(w.name): \(e)") }
+                failed = failed || r.failed
+                if (i + 1) % 25 == 0 || i + 1 == ws.count {
+                    FileHandle.standardError.write(Data("  \(family): \(i + 1)/\(ws.count) workloads, \(totals.stateCount) states, \(totals.violationCount) violating, \(String(format: "%.0f", totals.seconds)) s\n".utf8))
+                }
+            }
+            if !perWorkload { rows.append((family, totals)) }
+        }
+        print(CrashExplorer.table(rows))
+        print()
+        print(CrashExplorer.legend)
+        if !errors.isEmpty {
+            print("\nworkload errors (an operation failed):")
+            for e in errors.prefix(showViolations) { print("  " + e) }
+        }
+        if !violations.isEmpty {
+            print("\nviolations (first \(min(showViolations, violations.count)) of those kept):")
+            for v in violations.prefix(showViolations) { print("  \(v)") }
+        }
+        print(failed ? "\nFAILED" : "\nOK: no violations")
+        if failed { throw ExitCode(1) }
+    }
+}
+
+CrashTest.main()
