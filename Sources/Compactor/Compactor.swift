@@ -24,6 +24,16 @@ public final class Compactor: Sendable {
         public var victimsPerPass = 8
         /// Segments more than this full are never chosen.
         public var maxUtilisation = 0.95
+        /// After reclaiming, rewrite fragmented parts of the head in disk
+        /// order, so that sequential reads read the log sequentially.
+        public var defragment = false
+        /// Disk bytes examined (and rewritten when fragmented) per defragmentation step.
+        public var defragmentWindow: UInt64 = 64 << 20
+        /// A window is fragmented when its data's physically contiguous pieces average less than this many bytes.
+        public var fragmentedBelow: UInt64 = 256 << 10
+        /// LZ4-compress every record the compactor writes (cold data gets
+        /// compressed; with `defragment`, every window holding uncompressed data is rewritten).
+        public var recompress = false
         public init() {}
     }
 
@@ -33,6 +43,10 @@ public final class Compactor: Sendable {
         public var segmentsDeleted = 0
         public var bytesReclaimed: UInt64 = 0
         public var bytesMoved: UInt64 = 0
+        /// Of `bytesMoved`, the bytes the defragmentation rewrote.
+        public var bytesDefragmented: UInt64 = 0
+        /// Fraction of the disk the defragmentation has examined (0...1).
+        public var defragmentProgress = 0.0
         /// Garbage fraction of the sealed log before and after.
         public var garbageBefore = 0.0
         public var garbageAfter = 0.0
@@ -76,7 +90,9 @@ public final class Compactor: Sendable {
     }
 
     /// Compacts until garbage is at most `options.untilGarbage` or nothing more
-    /// can be reclaimed. `progress` is called after each pass.
+    /// can be reclaimed; then, with `options.defragment`, rewrites the
+    /// fragmented windows of the disk in order, reclaiming what that frees as
+    /// it goes. `progress` is called after each pass and each window.
     /// - Throws: the image's errors (`io`, `noSpace`, `readOnly`, `closed`).
     @discardableResult
     public func compact(progress: ((Report) -> Void)? = nil) throws -> Report {
@@ -84,19 +100,46 @@ public final class Compactor: Sendable {
         var usage = try image.segmentUsage()
         report.garbageBefore = Self.garbage(usage)
         report.garbageAfter = report.garbageBefore
+        try reclaim(&report, &usage, progress)
+        if options.defragment || options.recompress {
+            let sectors = image.virtualSize / 512
+            let step = max(8, options.defragmentWindow / 512)
+            var lba: UInt64 = 0
+            while lba < sectors {
+                let r = try image.defragment(sectors: lba..<min(sectors, lba + step),
+                                             minPieceSectors: options.defragment ? max(1, options.fragmentedBelow / 512) : 0,
+                                             compress: options.recompress)
+                report.bytesMoved += r.bytesMoved
+                report.bytesDefragmented += r.bytesMoved
+                lba += step
+                report.defragmentProgress = Double(min(lba, sectors)) / Double(sectors)
+                if r.bytesMoved > 0 {
+                    usage = try image.segmentUsage()
+                    report.garbageAfter = Self.garbage(usage)
+                    try reclaim(&report, &usage, nil)
+                }
+                progress?(report)
+            }
+        }
+        return report
+    }
+
+    /// Victim passes until garbage is at most `untilGarbage` or a pass frees nothing.
+    private func reclaim(_ report: inout Report, _ usage: inout [SegmentUsage], _ progress: ((Report) -> Void)?) throws {
         while Self.garbage(usage) > options.untilGarbage && report.passes < 10_000 {
             let pick = victims(usage)
             if pick.isEmpty { break }
-            let r = try image.compact(segments: pick)
+            let r = try image.compact(segments: pick, compress: options.recompress)
             report.passes += 1
             report.segmentsDeleted += r.segmentsDeleted
             report.bytesReclaimed += r.bytesReclaimed
             report.bytesMoved += r.bytesMoved
+            let before = Self.garbage(usage)
             usage = try image.segmentUsage()
             report.garbageAfter = Self.garbage(usage)
             progress?(report)
-            if r.segmentsDeleted == 0 { break }
+            // Stop when a pass frees nothing or does not lower the garbage (nothing left worth moving).
+            if r.segmentsDeleted == 0 || report.garbageAfter >= before { break }
         }
-        return report
     }
 }

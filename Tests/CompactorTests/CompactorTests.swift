@@ -99,7 +99,7 @@ final class CompactorTests: XCTestCase {
         let r = try img.compact(segments: victims)
         XCTAssertGreaterThan(r.segmentsDeleted, 0)
         let plan = fs.crashPlan(seed: 3, maxStates: Int(ProcessInfo.processInfo.environment["LOGIMG_CRASH_STATES"] ?? "") ?? 250)
-        XCTAssertGreaterThan(plan.count, 50)
+        XCTAssertGreaterThan(plan.count, 30)  // copies of adjacent extents share records: few file operations
         for point in plan {
             let crashed = fs.crashState(point)
             let report = try LogImage.check(at: "/k.limg", repair: false, fileSystem: crashed)

@@ -19,25 +19,27 @@ package struct CompactionResult: Sendable, Equatable {
 /// The compactor's mechanism (Spec/consistency.md, compaction): the policy —
 /// which segments, when, how fast — lives in the Compactor module.
 extension LogImage {
-    /// Sealed segments (every batch written, not the one taking appends) with their live bytes.
+    /// Sealed segments (every batch written, not the one taking appends) with
+    /// their live bytes: the bytes some view reads (`Visibility`). The maps are
+    /// copied out of the state lock (copy-on-write) and walked outside it.
     package func segmentUsage() throws -> [SegmentUsage] {
-        let (live, sealedBelow) = state.withLock { s -> ([UInt64: UInt64], UInt64) in
-            var live: [UInt64: UInt64] = [:]
-            var frames = Set<UInt64>()
-            for m in [s.map] + Array(s.epochs.maps.values) {
-                m.forEach { e in
-                    switch e.kind {
-                    case .data: live[UInt64(e.segment), default: 0] += UInt64(e.count) * 512
-                    case .compressed:
-                        // A frame counts once, as one block (its size is in the segment, not the map).
-                        if frames.insert(UInt64(e.segment) << 32 | UInt64(e.sectorOffset)).inserted {
-                            live[UInt64(e.segment), default: 0] += UInt64(Format.blockSize)
-                        }
-                    case .zero, .trimmed: break
-                    }
+        try requireMaps()
+        let (head, epochs, sealedBelow) = state.withLock { s in (s.map, s.epochs, min(s.written.segment, s.appendSegment)) }
+        let visibility = Visibility(head: head, epochs: epochs)
+        var live: [UInt64: UInt64] = [:]
+        for (epoch, m) in [(epochs.head, head)] + epochs.maps.map({ ($0.key, $0.value) }) {
+            visibility.forEachVisible(epoch, m) { e in
+                switch e.kind {
+                case .data: live[UInt64(e.segment), default: 0] += UInt64(e.count) * 512
+                case .compressed:
+                    // The frame's stored size is in the segment, not the map: count the
+                    // sectors it holds for a view, an overestimate (LZ4 is kept only when it
+                    // saves), so a segment of live frames never looks empty and is not
+                    // copied over and over. `utilisation` caps live at the segment's size.
+                    live[UInt64(e.segment), default: 0] += UInt64(e.count) * 512
+                case .zero, .trimmed: break
                 }
             }
-            return (live, min(s.written.segment, s.appendSegment))
         }
         return try store.listSegments().filter { $0 < sealedBelow }.compactMap { seg in
             do {
@@ -53,53 +55,39 @@ extension LogImage {
     /// durable — flush and two checkpoints, so no retained checkpoint refers to
     /// a victim — and only then deletes the victims (Spec/consistency.md §4).
     /// Safe to run while other threads read and write.
-    package func compact(segments victims: [UInt64]) throws -> CompactionResult {
-        try compactionMutex.withLock { _ in try compactLocked(victims) }
+    /// - Parameter compress: LZ4-compress the copies (`--recompress`), whatever the image's default codec.
+    package func compact(segments victims: [UInt64], compress: Bool = false) throws -> CompactionResult {
+        try compactionMutex.withLock { _ in try compactLocked(victims, compress: compress) }
     }
 
-    private func compactLocked(_ victims: [UInt64]) throws -> CompactionResult {
+    private func compactLocked(_ victims: [UInt64], compress: Bool) throws -> CompactionResult {
         try requireMaps()
         var result = CompactionResult()
         if victims.isEmpty { return result }
         let victimSet = Set(victims)
-        let work = try state.withLock { s -> [(UInt32, Extent)] in
+        // Live pieces in the victims are copied; pieces no view reads (in deleted
+        // epochs' maps) are dropped from their maps, so nothing points at a victim.
+        let (work, dead) = try state.withLock { s -> ([(UInt32, Extent)], [(UInt32, Extent)]) in
             try checkWritable(s)
             let sealedBelow = min(s.written.segment, s.appendSegment)
             guard victims.allSatisfy({ $0 < sealedBelow }) else {
                 throw LogImageError(.invalidArgument, "\(store.name): only sealed segments can be compacted")
             }
-            var out: [(UInt32, Extent)] = []
-            let head = s.epochs.head
-            for (epoch, m) in [(head, s.map)] + s.epochs.maps.map({ ($0.key, $0.value) }) {
-                m.forEach { e in
-                    if (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) { out.append((epoch, e)) }
-                }
+            let visibility = Visibility(head: s.map, epochs: s.epochs)
+            var work: [(UInt32, Extent)] = []
+            var dead: [(UInt32, Extent)] = []
+            func inVictim(_ e: Extent) -> Bool { (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) }
+            for (epoch, m) in [(s.epochs.head, s.map)] + s.epochs.maps.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+                visibility.forEachVisible(epoch, m) { e in if inVictim(e) { work.append((epoch, e)) } }
+                visibility.forEachInvisible(epoch, m) { e in if inVictim(e) { dead.append((epoch, e)) } }
             }
-            return out
+            // In disk order across epochs, so the copies of what a view reads in order lie in order.
+            work.sort { ($0.1.lba, $0.0) < ($1.1.lba, $1.0) }
+            return (work, dead)
         }
-        for (epoch, e) in work {
-            var data = [UInt8](repeating: 0, count: Int(e.count) * 512)
-            try data.withUnsafeMutableBytes { try readExtent(e, into: $0) }
-            // Split as a write would, then re-append with the entry's seq and epoch.
-            let maxSectors = compresses ? Format.Record.maxCompressedSectors : maxRecordSectors
-            var done = 0
-            while done < Int(e.count) {
-                let n = min(maxSectors, Int(e.count) - done)
-                let lba = e.lba + UInt64(done)
-                let r = data.withUnsafeBytes { d -> PreparedRecord in
-                    var p = prepare(UnsafeRawBufferPointer(rebasing: d[done * 512..<(done + n) * 512]), lba: lba)
-                    if p.payload == nil, let raw = p.raw { p.payload = Array(raw); p.raw = nil }
-                    return p
-                }
-                try state.withLock { s in
-                    try checkWritable(s)
-                    let header = appendRecord(r, seq: e.seq, epoch: epoch, to: &s)
-                    relocate(from: e, to: header, range: lba..<lba + UInt64(n), epoch: epoch, in: &s)
-                    closeStagingIfFull(&s)
-                }
-                done += n
-            }
-            result.bytesMoved += UInt64(e.count) * 512
+        result.bytesMoved = try copyLive(work, compress: compress)
+        if !dead.isEmpty {
+            state.withLock { s in for (epoch, e) in dead { forget(e, epoch: epoch, in: &s) } }
         }
         try drain()
         let early = tuning.plantedBugs.contains(.compactorDeletesEarly)
@@ -132,41 +120,19 @@ extension LogImage {
         return result
     }
 
-    /// Points the map entries of `epoch` in `range` that still show the old
-    /// entry `old` at the relocated record `header`. Entries changed since
-    /// (overwritten, trimmed) are left alone: the copy is then garbage.
-    private func relocate(from old: Extent, to header: RecordHeader, range: Range<UInt64>, epoch: UInt32, in s: inout EngineState) {
-        let kind: ExtentKind = header.codec == Format.Codec.lz4.rawValue ? .compressed : .data
-        let base = UInt32(header.payloadOffset / 512)
+    /// Turns the entries of `epoch` that still show `old` (a piece no view
+    /// reads, so the epoch is a deleted one) into TRIMMED entries with the
+    /// same seq: no view changes, and the map no longer points into the
+    /// segment, so a checkpoint can cover its deletion. Entries that changed
+    /// since are left alone.
+    private func forget(_ old: Extent, epoch: UInt32, in s: inout EngineState) {
+        guard epoch != s.epochs.head, s.epochs.maps[epoch] != nil else { return }
         var updates: [Extent] = []
-        let m = epoch == s.epochs.head ? s.map : (s.epochs.maps[epoch] ?? ExtentMap())
-        m.forEach(in: range) { cur in
+        s.epochs.maps[epoch]!.forEach(in: old.lba..<old.end) { cur in
             let expected = old.kind == .data ? old.sectorOffset + UInt32(cur.lba - old.lba) : old.sectorOffset
             guard cur.kind == old.kind, cur.segment == old.segment, cur.sectorOffset == expected else { return }
-            updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: kind, segment: UInt32(header.segmentNumber),
-                                  sectorOffset: kind == .data ? base + UInt32(cur.lba - header.lba) : base))
+            updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: .trimmed, segment: 0, sectorOffset: 0))
         }
-        if epoch == s.epochs.head {
-            for u in updates { s.map.insert(u) }
-        } else if s.epochs.maps[epoch] != nil {
-            for u in updates { s.epochs.maps[epoch]!.insert(u) }
-        }
-    }
-
-    /// Reads one map entry's data (checksums verified), whatever its kind.
-    func readExtent(_ e: Extent, into dest: UnsafeMutableRawBufferPointer) throws {
-        while true {
-            let piece = try state.withLock { s -> ReadPiece? in
-                let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
-                guard let table = s.crcTables[seg], table.coveredEnd > at else { return nil }
-                let first = Int(at / 4096)
-                let blocks = e.kind == .data ? Int((at + UInt64(e.count) * 512 - 1) / 4096) - first + 1 : 16
-                return ReadPiece(handle: try handle(&s, seg), segment: seg, extent: e,
-                                 crcs: (first..<first + blocks).map { table.crc(block: $0) })
-            }
-            guard let piece else { try loadCRCTable(UInt64(e.segment)); continue }
-            try readPiece(piece, lba: e.lba, into: dest)
-            return
-        }
+        for u in updates { s.epochs.maps[epoch]!.insert(u) }
     }
 }

@@ -265,15 +265,7 @@ extension LogImage {
     /// Sets the SNAPSHOTS incompatible bit (Spec §9) before the first snapshot
     /// record is written, so readers without snapshot support refuse the image.
     func enableSnapshotsFeature() throws {
-        if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
-        try manifestLock.withLock { m in
-            if m.incompatible & Format.Incompatible.snapshots != 0 { return }
-            var next = m
-            next.incompatible |= Format.Incompatible.snapshots
-            next.generation += 1
-            try store.replaceManifest(next.encode())
-            m = next
-        }
+        try enableIncompatibleFeature(Format.Incompatible.snapshots)
     }
 
     /// Appends a snapshot record; returns its sequence number. Caller holds the state lock.

@@ -102,8 +102,9 @@ extension LogImage {
         return min(Format.Record.maxDataSectors, room / 512 / 8 * 8)
     }
 
-    func prepare(_ chunk: UnsafeRawBufferPointer, lba: UInt64) -> PreparedRecord {
-        if compresses, let c = LZ4Codec.compressPayload(chunk, lba: lba) {
+    /// Checksums (and, when `compress`, LZ4-compresses if that pays) one record's payload.
+    func prepare(_ chunk: UnsafeRawBufferPointer, lba: UInt64, compress: Bool? = nil) -> PreparedRecord {
+        if compress ?? compresses, let c = LZ4Codec.compressPayload(chunk, lba: lba) {
             let sums = c.withUnsafeBytes { payloadChecksums($0) }
             return PreparedRecord(type: .data, codec: .lz4, lba: lba, sectors: UInt32(chunk.count / 512),
                                   payload: c, blockCRCs: sums.blocks, payloadCRC: sums.payload)

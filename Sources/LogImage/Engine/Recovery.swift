@@ -199,7 +199,7 @@ struct Recovery {
         if c.epochs.isEmpty && c.headEpoch != Format.initialEpoch { return "HEAD_EPOCH \(c.headEpoch) without an epoch table" }
         if !c.epochs.isEmpty && manifest.incompatible & Format.Incompatible.snapshots == 0 { return "epochs in an image without the SNAPSHOTS feature" }
         if c.pointers.maxSeq >= c.nextSeq { return "an entry's seq \(c.pointers.maxSeq) is not below next_seq \(c.nextSeq)" }
-        for (seg32, reach) in c.pointers.bySegment.sorted(by: { $0.key < $1.key }) {
+        for (seg32, reach) in c.pointers.bySegment {
             let seg = UInt64(seg32)
             guard let size = sizes[seg] else { return "an entry points at missing segment \(seg)" }
             if reach.maxEnd > size || seg > c.coveredSegment || (seg == c.coveredSegment && reach.maxStart >= c.coveredOffset) {

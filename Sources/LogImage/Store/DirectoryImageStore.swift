@@ -113,8 +113,10 @@ package struct DirectoryImageStore: ImageStore {
         guard size >= 0, UInt64(size) <= limit else {
             throw LogImageError.corrupt("\(p): \(size) bytes, more than the \(limit) allowed")
         }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        try bytes.withUnsafeMutableBytes { try h.readExactly(into: $0, at: 0, path: p) }
-        return bytes
+        // No zero fill first: a checkpoint can be 100+ MiB, and readExactly fills every byte or throws.
+        return try [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+            try h.readExactly(into: UnsafeMutableRawBufferPointer(buffer), at: 0, path: p)
+            initialized = Int(size)
+        }
     }
 }
