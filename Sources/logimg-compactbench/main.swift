@@ -41,7 +41,7 @@ func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 struct SplitMix { var s: UInt64; mutating func next() -> UInt64 { s &+= 0x9E3779B97F4A7C15; var z = s; z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) &* 0x94D049BB133111EB; return z ^ (z >> 31) } }
 
-struct Row { var policy: String; var workload: String; var wa: Double; var sa: Double; var mbps: Double; var p99us: Double; var maxus: Double; var moved: UInt64 }
+struct Row { var policy: String; var workload: String; var wa: Double; var sa: Double; var mbps: Double; var p99us: Double; var maxus: Double; var moved: UInt64; var lockWaitUs: Double = 0 }
 
 let blocks = o.size / 4096
 let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
@@ -69,6 +69,7 @@ func diskBytes(_ path: String) -> UInt64 {
     var bo = BackgroundCompactor.Options()
     bo.start = o.start; bo.stop = o.stop; bo.policy = policy; bo.bytesPerSecond = 0; bo.interval = 0.05
     let bg = BackgroundCompactor(image: img, options: bo)
+    _ = img.takeLockContention()
     bg.start()
     var rng = SplitMix(s: skew ? 2 : 1)
     let writes = Int(Double(o.size) * o.overwrite / 4096)
@@ -96,7 +97,7 @@ func diskBytes(_ path: String) -> UInt64 {
     let sa = Double(diskBytes(path)) / Double(o.size)
     let row = Row(policy: policy.rawValue, workload: skew ? "80/20" : "uniform", wa: wa, sa: sa,
                   mbps: guest / seconds / 1e6, p99us: lat[lat.count * 99 / 100] * 1e6, maxus: lat.last! * 1e6,
-                  moved: bg.totals.bytesMoved)
+                  moved: bg.totals.bytesMoved, lockWaitUs: Double(img.takeLockContention().longestWaitNs) / 1e3)
     try img.close()
     return row
 }
@@ -114,7 +115,8 @@ func diskBytes(_ path: String) -> UInt64 {
     for _ in 0..<Int(blocks * 2) { try img.write(block, at: (rng.next() % blocks) * 4096) }
     try img.flush()
     if afterCompact {
-        var copts = Compactor.Options(); copts.untilGarbage = 0.05
+        // As `logimg compact` does: reclaim, then defragment the head.
+        var copts = Compactor.Options(); copts.untilGarbage = 0.05; copts.defragment = true
         try Compactor(image: img, options: copts).compact()
     }
     let rbuf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
@@ -146,9 +148,9 @@ do {
         }
     }
     print("")
-    print("policy        workload  write-amp  space-amp  guest MB/s  p99 write us  max write us  moved MiB")
+    print("policy        workload  write-amp  space-amp  guest MB/s  p99 write us  max write us  moved MiB  longest lock wait us")
     for r in rows {
-        print(String(format: "%-13@ %-9@ %9.2f  %9.2f  %10.0f  %12.1f  %12.0f  %9llu", r.policy as NSString, r.workload as NSString, r.wa, r.sa, r.mbps, r.p99us, r.maxus, r.moved >> 20))
+        print(String(format: "%-13@ %-9@ %9.2f  %9.2f  %10.0f  %12.1f  %12.0f  %9llu  %20.0f", r.policy as NSString, r.workload as NSString, r.wa, r.sa, r.mbps, r.p99us, r.maxus, r.moved >> 20, r.lockWaitUs))
     }
     let frag = try seqRead(afterCompact: false)
     let comp = try seqRead(afterCompact: true)

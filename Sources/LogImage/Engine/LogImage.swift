@@ -52,6 +52,14 @@ public final class LogImage: Sendable {
     public var virtualSize: UInt64 { state.withLock { $0.virtualSize } }
     /// Whether this handle accepts writes.
     public var isReadOnly: Bool { mode == .readOnly }
+    /// The longest time a caller waited for the state lock (the lock every
+    /// read, write and compaction step takes) since the last call, and how
+    /// many acquisitions found it held; resets both. For benchmarks: the
+    /// compactor must never hold it long (issue 5).
+    package func takeLockContention() -> (longestWaitNs: UInt64, contended: UInt64) {
+        state.takeContention()
+    }
+
     /// Throws unless the extent maps are loaded (see `openForSnapshotCommands`).
     func requireMaps() throws {
         if metadataOnly {
@@ -70,7 +78,7 @@ public final class LogImage: Sendable {
         self.manifestLock = Locked(manifest)
         self.mode = mode
         self.tuning = tuning
-        self.state = Locked(state)
+        self.state = Locked(state, measuresWaits: true)
         self.io = Locked(io)
     }
 
