@@ -20,27 +20,12 @@ package struct CompactionResult: Sendable, Equatable {
 /// which segments, when, how fast — lives in the Compactor module.
 extension LogImage {
     /// Sealed segments (every batch written, not the one taking appends) with
-    /// their live bytes: the bytes some view reads (`Visibility`). The maps are
-    /// copied out of the state lock (copy-on-write) and walked outside it.
+    /// their live bytes: the bytes some view reads, from the incremental
+    /// accounting (`LiveAccounting`), rebuilt from the maps first if stale.
     package func segmentUsage() throws -> [SegmentUsage] {
         try requireMaps()
-        let (head, epochs, sealedBelow) = state.withLock { s in (s.map, s.epochs, min(s.written.segment, s.appendSegment)) }
-        let visibility = Visibility(head: head, epochs: epochs)
-        var live: [UInt64: UInt64] = [:]
-        for (epoch, m) in [(epochs.head, head)] + epochs.maps.map({ ($0.key, $0.value) }) {
-            visibility.forEachVisible(epoch, m) { e in
-                switch e.kind {
-                case .data: live[UInt64(e.segment), default: 0] += UInt64(e.count) * 512
-                case .compressed:
-                    // The frame's stored size is in the segment, not the map: count the
-                    // sectors it holds for a view, an overestimate (LZ4 is kept only when it
-                    // saves), so a segment of live frames never looks empty and is not
-                    // copied over and over. `utilisation` caps live at the segment's size.
-                    live[UInt64(e.segment), default: 0] += UInt64(e.count) * 512
-                case .zero, .trimmed: break
-                }
-            }
-        }
+        let sealedBelow = state.withLock { s in min(s.written.segment, s.appendSegment) }
+        let live = liveBytesBySegment()
         return try store.listSegments().filter { $0 < sealedBelow }.compactMap { seg in
             do {
                 return SegmentUsage(segment: seg, bytes: try store.segmentSize(seg), liveBytes: live[seg] ?? 0)
@@ -87,7 +72,10 @@ extension LogImage {
         }
         result.bytesMoved = try copyLive(work, compress: compress)
         if !dead.isEmpty {
-            state.withLock { s in for (epoch, e) in dead { forget(e, epoch: epoch, in: &s) } }
+            state.withLock { s in
+                for (epoch, e) in dead { forget(e, epoch: epoch, in: &s) }
+                liveAccountingChanged(&s)
+            }
         }
         try drain()
         let early = tuning.plantedBugs.contains(.compactorDeletesEarly)
@@ -108,6 +96,7 @@ extension LogImage {
             state.withLock { s in
                 s.segments[v] = nil
                 s.crcTables[v] = nil
+                s.live.bytes[v] = nil
             }
             try store.deleteSegment(v)
             result.segmentsDeleted += 1

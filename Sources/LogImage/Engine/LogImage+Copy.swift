@@ -108,9 +108,15 @@ extension LogImage {
             updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: kind, segment: UInt32(header.segmentNumber),
                                   sectorOffset: kind == .data ? base + UInt32(cur.lba - header.lba) : base))
         }
+        guard epoch == s.epochs.head || s.epochs.maps[epoch] != nil else { return }
+        for u in updates {
+            // The same sectors, now read from the copy.
+            s.live.add(UInt64(old.segment), -Int64(u.count) * 512)
+            s.live.add(header.segmentNumber, Int64(u.count) * 512)
+        }
         if epoch == s.epochs.head {
             for u in updates { s.map.insert(u) }
-        } else if s.epochs.maps[epoch] != nil {
+        } else {
             for u in updates { s.epochs.maps[epoch]!.insert(u) }
         }
     }

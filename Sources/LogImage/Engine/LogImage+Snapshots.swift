@@ -176,6 +176,7 @@ extension LogImage {
             }
             _ = appendMarker(.delete(epoch: e.id, timeNs: Self.nowNs(), name: name), to: &s)
             s.epochs.delete(e.id)
+            liveAccountingChanged(&s)  // what only it read is garbage now
         }
         try flush()
     }
@@ -197,6 +198,7 @@ extension LogImage {
             _ = appendMarker(.epoch(newEpoch: s.epochs.nextID, parent: e.id, timeNs: Self.nowNs()), to: &s)
             _ = s.epochs.newHead(parent: e.id)
             s.map = ExtentMap()
+            liveAccountingChanged(&s)  // the old head's data is garbage now
             // The head takes the snapshot's size, as qemu-img snapshot -a does.
             let size = effectiveSize(e)
             if size < s.virtualSize { s.virtualSize = size }

@@ -172,6 +172,12 @@ extension LogImage {
         s.nextSeq += 1
         let header = appendRecord(r, seq: seq, epoch: s.epochs.head, to: &s)
         if r.type == .data { s.stats.guestBytes += UInt64(r.sectors) * 512 }
+        if r.type == .data || r.type == .zero || r.type == .trim {
+            // Live accounting: what the record replaces in the head stops being live, its data starts.
+            s.live.subtract(s.map, in: r.lba..<r.lba + UInt64(r.sectors))
+            if r.type == .data { s.live.add(header.segmentNumber, Int64(r.sectors) * 512) }
+            if s.live.headOverDeleted { s.live.shadowedSinceRebuild += UInt64(r.sectors) * 512 }
+        }
         applyToMap(header, map: &s.map, ifNewer: false)
         closeStagingIfFull(&s)
     }

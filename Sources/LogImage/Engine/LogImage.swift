@@ -39,6 +39,8 @@ public final class LogImage: Sendable {
     let state: Locked<EngineState>
     let io: Locked<IOState>
     let checkpointMutex = Locked<UInt64>(0)
+    /// Serialises rebuilds of the live accounting.
+    let liveRebuildMutex = Locked<Void>(())
     /// Serialises compaction passes.
     let compactionMutex = Locked<Void>(())
     /// Serialises snapshot operations and resizes (they change the manifest and the epoch tree together).
@@ -132,6 +134,8 @@ struct EngineState: Sendable {
     var lock: (any DirectoryLock)?
     /// Lifetime counters since the image was created (Spec §6.7).
     var stats = LifetimeStats()
+    /// Per-segment live bytes for the compactor (issue 5).
+    var live = LiveAccounting()
 
     /// The maps a view of `epoch` reads through, newest first.
     func viewMaps(_ epoch: UInt32) -> [ExtentMap] {
