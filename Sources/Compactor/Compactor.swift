@@ -134,12 +134,12 @@ public final class Compactor: Sendable {
             report.segmentsDeleted += r.segmentsDeleted
             report.bytesReclaimed += r.bytesReclaimed
             report.bytesMoved += r.bytesMoved
-            let before = Self.garbage(usage)
             usage = try image.segmentUsage()
             report.garbageAfter = Self.garbage(usage)
             progress?(report)
-            // Stop when a pass frees nothing or does not lower the garbage (nothing left worth moving).
-            if r.segmentsDeleted == 0 || report.garbageAfter >= before { break }
+            // Stop when a pass frees nothing, or no more than it copied (nothing left worth moving).
+            // (Not on the garbage fraction: under concurrent writes it can rise during a useful pass.)
+            if r.segmentsDeleted == 0 || r.bytesReclaimed <= r.bytesMoved { break }
         }
     }
 }
