@@ -144,6 +144,16 @@ final class SpecConstantsTests: XCTestCase {
             XCTAssertTrue(ep.contains(v)); XCTAssertEqual("\(k.rawValue)", String(v.prefix(1)))
         }
         XCTAssertTrue(section("### §6.6").contains("Section type \(C.sectionEpochMap)"))
+        XCTAssertTrue(sec.contains("\(C.sectionStats) STATS (§6.7), \(C.sectionDirectory) DIRECTORY (§6.8)"))
+        let dir = section("### §6.8")
+        XCTAssertTrue(dir.contains("Section type \(C.sectionDirectory), not REQUIRED"))
+        XCTAssertTrue(dir.contains("entries of \(C.directoryEntrySize) bytes"))
+        XCTAssertTrue(dir.contains("followed by a \(C.directoryTrailerSize)-byte trailer"))
+        XCTAssertTrue(dir.contains(hexBytes(C.directoryMagic)))
+        for (n, o, sz) in [("type", 0, 4), ("flags", 4, 4), ("offset", 8, 8), ("length", 16, 8), ("data_crc", 24, 4),
+                           ("entries_crc", 0, 4), ("entry_count", 4, 4), ("magic", 8, 8)] {
+            assertField(dir, n, at: o, size: sz, "§6.8")
+        }
         XCTAssertEqual(C.sectionFlagRequired, 1); XCTAssertTrue(sec.contains("Bit 0, REQUIRED"))
         let map = section("### §6.3")
         XCTAssertTrue(map.contains("sequence of \(C.entrySize)-byte entries"))

@@ -169,7 +169,12 @@ struct Recovery {
             let name = store.checkpointName(g)
             let c: Checkpoint
             do {
-                c = try Checkpoint.decode(try store.readCheckpoint(g, limit: 1 << 40), path: name, uuid: manifest.uuid, loadMaps: loadMaps)
+                // Without the maps, read only the small sections through DIRECTORY when it is valid (Spec §8, metadata-only recovery).
+                if !loadMaps, let small = try Checkpoint.decodeThroughDirectory(try store.openCheckpoint(g), path: name, uuid: manifest.uuid) {
+                    c = small
+                } else {
+                    c = try Checkpoint.decode(try store.readCheckpoint(g, limit: 1 << 40), path: name, uuid: manifest.uuid, loadMaps: loadMaps)
+                }
             } catch let e as LogImageError where e.code == .corruption || e.code == .unsupportedFeature {
                 skipped.append(e.message)
                 continue

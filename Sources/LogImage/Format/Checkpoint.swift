@@ -67,9 +67,12 @@ struct Checkpoint: Sendable {
     func encode() -> [UInt8] {
         let C = Format.Checkpoint.self
         var body = ByteWriter()
-        func section(_ type: UInt32, _ fill: (inout ByteWriter) -> Void) {
+        /// Where each section starts in the body, for DIRECTORY (§6.8).
+        var starts: [Int] = []
+        func section(_ type: UInt32, flags: UInt32 = C.sectionFlagRequired, _ fill: (inout ByteWriter) -> Void) {
             let start = body.count
-            body.u32(type); body.u32(C.sectionFlagRequired); body.u64(0)
+            starts.append(start)
+            body.u32(type); body.u32(flags); body.u64(0)
             fill(&body)
             body.patch64(UInt64(body.count - start - C.sectionHeaderSize), at: start + 8)
         }
@@ -85,8 +88,7 @@ struct Checkpoint: Sendable {
         section(C.sectionHeadMap) { entries(map, &$0) }
         section(C.sectionHeadEpoch) { $0.u32(headEpoch); $0.u32(0) }
         sections += 1  // STATS: not REQUIRED, informational (§6.7)
-        body.u32(C.sectionStats); body.u32(0); body.u64(16)
-        body.u64(stats.guestBytes); body.u64(stats.logBytes)
+        section(C.sectionStats, flags: 0) { $0.u64(stats.guestBytes); $0.u64(stats.logBytes) }
         if !epochs.isEmpty {
             sections += 1
             section(C.sectionEpochs) { w in
@@ -102,6 +104,8 @@ struct Checkpoint: Sendable {
                 section(C.sectionEpochMap) { w in w.u32(id); w.u32(0); entries(m, &w) }
             }
         }
+        sections += 1
+        body.appendDirectory(starts: starts, bodyOffset: C.headerLength)
         var out = [UInt8](repeating: 0, count: C.headerLength)
         out.append(contentsOf: body.bytes)
         out.withUnsafeMutableBytes { b in
@@ -132,21 +136,8 @@ struct Checkpoint: Sendable {
         func bad(_ why: String) -> LogImageError { .corrupt("\(path): \(why)") }
         guard bytes.count >= C.headerLength else { throw bad("checkpoint shorter than its header") }
         return try bytes.withUnsafeBytes { b -> Checkpoint in
-            guard Array(b[0..<8]) == C.magic else { throw bad("bad checkpoint magic") }
-            guard b.le32(C.offVersion) == C.version else {
-                throw LogImageError(.unsupportedFeature, "\(path): checkpoint version \(b.le32(C.offVersion))")
-            }
-            let hl = Int(b.le32(C.offHeaderLength))
-            guard hl == C.headerLength else { throw bad("checkpoint header_length \(hl)") }
-            let stored = b.le32(C.offHeaderCRC)
-            guard stored == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<hl]), zeroing: C.offHeaderCRC) else {
-                throw bad("checkpoint header_crc mismatch at offset \(C.offHeaderCRC)")
-            }
-            guard Array(b[C.offUUID..<C.offUUID + 16]) == uuid else { throw bad("checkpoint belongs to another image") }
-            let bodyLength = b.le64(C.offBodyLength)
-            guard bodyLength == UInt64(bytes.count - hl) else {
-                throw bad("checkpoint body_length \(bodyLength) but file has \(bytes.count - hl) bytes after the header")
-            }
+            try checkHeader(UnsafeRawBufferPointer(rebasing: b[0..<C.headerLength]), fileSize: UInt64(bytes.count), path: path, uuid: uuid)
+            let hl = C.headerLength
             guard b.le32(C.offBodyCRC) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[hl...])) else {
                 throw bad("checkpoint body_crc mismatch")
             }
@@ -167,7 +158,7 @@ struct Checkpoint: Sendable {
                 guard length <= UInt64(b.count - o) else { throw bad("section length \(length) past end at offset \(o - 8)") }
                 let len = Int(length)
                 let data = UnsafeRawBufferPointer(rebasing: b[o..<o + len])
-                let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs, C.sectionStats].contains(type)
+                let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs, C.sectionStats, C.sectionDirectory].contains(type)
                 guard !known || seen.insert(type).inserted else { throw bad("section type \(type) appears twice") }
                 switch type {
                 case C.sectionHeadMap:
@@ -180,6 +171,8 @@ struct Checkpoint: Sendable {
                 case C.sectionStats:
                     guard len >= 16 else { throw bad("STATS section too short") }
                     stats = LifetimeStats(guestBytes: data.le64(0), logBytes: data.le64(8))
+                case C.sectionDirectory:
+                    break  // only for readers that do not read the whole file (§6.8)
                 case C.sectionEpochMap:
                     guard len >= 8 else { throw bad("EPOCH_MAP section too short at offset \(o)") }
                     let id = data.le32(0)
@@ -194,13 +187,7 @@ struct Checkpoint: Sendable {
             }
             guard o == b.count else { throw bad("\(b.count - o) bytes after the last section") }
             guard let map else { throw bad("checkpoint has no HEAD_MAP section") }
-            if !epochs.isEmpty {
-                let ids = Set(epochs.map(\.id))
-                guard epochs.contains(where: { $0.id == epoch && $0.kind == .head }) else { throw bad("HEAD_EPOCH \(epoch) is not the head in EPOCHS") }
-                guard epochMaps.keys.allSatisfy({ ids.contains($0) && $0 != epoch }) else { throw bad("EPOCH_MAP for an epoch not in EPOCHS") }
-            } else {
-                guard epochMaps.isEmpty else { throw bad("EPOCH_MAP without EPOCHS") }
-            }
+            try checkEpochs(epochs, head: epoch, mapIDs: Array(epochMaps.keys), bad: bad)
             return Checkpoint(generation: b.le64(C.offGeneration), coveredSegment: b.le64(C.offCoveredSegment),
                               coveredOffset: b.le64(C.offCoveredOffset), nextSeq: b.le64(C.offNextSeq),
                               uuid: uuid, headEpoch: epoch, map: map, epochs: epochs, epochMaps: epochMaps, stats: stats,
@@ -208,7 +195,40 @@ struct Checkpoint: Sendable {
         }
     }
 
-    private static func decodeEpochs(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> [Epoch] {
+    /// Checks a checkpoint header (§6.1): magic, version, header_length,
+    /// header_crc, uuid, and that the file is exactly header + body long.
+    static func checkHeader(_ b: UnsafeRawBufferPointer, fileSize: UInt64, path: String, uuid: [UInt8]) throws {
+        let C = Format.Checkpoint.self
+        func bad(_ why: String) -> LogImageError { .corrupt("\(path): \(why)") }
+        guard b.count >= C.headerLength else { throw bad("checkpoint shorter than its header") }
+        guard Array(b[0..<8]) == C.magic else { throw bad("bad checkpoint magic") }
+        guard b.le32(C.offVersion) == C.version else {
+            throw LogImageError(.unsupportedFeature, "\(path): checkpoint version \(b.le32(C.offVersion))")
+        }
+        let hl = Int(b.le32(C.offHeaderLength))
+        guard hl == C.headerLength else { throw bad("checkpoint header_length \(hl)") }
+        guard b.le32(C.offHeaderCRC) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<hl]), zeroing: C.offHeaderCRC) else {
+            throw bad("checkpoint header_crc mismatch at offset \(C.offHeaderCRC)")
+        }
+        guard Array(b[C.offUUID..<C.offUUID + 16]) == uuid else { throw bad("checkpoint belongs to another image") }
+        let bodyLength = b.le64(C.offBodyLength)
+        guard fileSize >= UInt64(hl), bodyLength == fileSize - UInt64(hl) else {
+            throw bad("checkpoint body_length \(bodyLength) but the file is \(fileSize) bytes with a \(hl)-byte header")
+        }
+    }
+
+    /// The epoch tree of a checkpoint agrees with HEAD_EPOCH and the EPOCH_MAP ids (§6.4–§6.6).
+    static func checkEpochs(_ epochs: [Epoch], head epoch: UInt32, mapIDs: [UInt32], bad: (String) -> LogImageError) throws {
+        if !epochs.isEmpty {
+            let ids = Set(epochs.map(\.id))
+            guard epochs.contains(where: { $0.id == epoch && $0.kind == .head }) else { throw bad("HEAD_EPOCH \(epoch) is not the head in EPOCHS") }
+            guard mapIDs.allSatisfy({ ids.contains($0) && $0 != epoch }) else { throw bad("EPOCH_MAP for an epoch not in EPOCHS") }
+        } else {
+            guard mapIDs.isEmpty else { throw bad("EPOCH_MAP without EPOCHS") }
+        }
+    }
+
+    static func decodeEpochs(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> [Epoch] {
         var out: [Epoch] = []
         var o = 0
         while o < s.count {

@@ -209,6 +209,14 @@ public enum Format {
         static let sectionEpochMap: UInt32 = 4
         /// Section type 5: lifetime counters, not required (Spec §6.7).
         static let sectionStats: UInt32 = 5
+        /// Section type 6: the directory of the other sections, not required, written last (Spec §6.8).
+        static let sectionDirectory: UInt32 = 6
+        /// Bytes per DIRECTORY entry: type, flags, offset, length, data_crc, reserved (Spec §6.8).
+        static let directoryEntrySize = 32
+        /// The DIRECTORY trailer, the file's last bytes: entries_crc, entry_count, magic (Spec §6.8).
+        static let directoryTrailerSize = 16
+        /// `"LCKPDIR\0"` (Spec §6.8).
+        static let directoryMagic: [UInt8] = [0x4C, 0x43, 0x4B, 0x50, 0x44, 0x49, 0x52, 0x00]
         /// Bytes of an EPOCHS entry before its name (Spec §6.5).
         static let epochEntrySize = 40
         /// Bytes per extent entry in a map section (Spec §6.3).

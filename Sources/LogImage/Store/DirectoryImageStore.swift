@@ -72,6 +72,10 @@ package struct DirectoryImageStore: ImageStore {
         try readWhole(checkpointName(generation), limit: limit)
     }
 
+    package func openCheckpoint(_ generation: UInt64) throws -> any StorageFile {
+        try fs.open(checkpointName(generation), mode: .readOnly)
+    }
+
     package func writeCheckpoint(_ generation: UInt64, _ bytes: [UInt8]) throws {
         try replaceAtomically(Format.checkpointPrefix + hex16(generation), bytes)
     }

@@ -30,6 +30,8 @@ package protocol ImageStore: Sendable {
     func listCheckpoints() throws -> [UInt64]
     /// Reads a checkpoint, refusing files larger than `limit` bytes.
     func readCheckpoint(_ generation: UInt64, limit: UInt64) throws -> [UInt8]
+    /// Opens a checkpoint for positioned reads (its DIRECTORY, Spec §6.8).
+    func openCheckpoint(_ generation: UInt64) throws -> any StorageFile
     /// Atomically and durably stores a checkpoint (temp, sync, rename, directory sync).
     func writeCheckpoint(_ generation: UInt64, _ bytes: [UInt8]) throws
     func deleteCheckpoint(_ generation: UInt64) throws
