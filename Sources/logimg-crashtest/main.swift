@@ -6,6 +6,8 @@
 //   .build/release/logimg-crashtest                      # lengths 1-3 and 4 random runs
 //   .build/release/logimg-crashtest --length 2 --states-per-workload 50
 //   .build/release/logimg-crashtest --workload span+flush --planted missingSegmentDirSync --per-workload
+//   .build/release/logimg-crashtest --exhaustive-subsets --length 1      # plus every subset of the pending ops
+//   .build/release/logimg-crashtest --exhaustive-subsets --subset-census # count those states, check none
 //
 // bench/crashtest.sh runs the full explorer and keeps the output.
 
@@ -52,6 +54,29 @@ struct CrashTest: ParsableCommand {
     @Option(help: "Switch on a planted bug (repeatable): \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
     var planted: [String] = []
 
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
+          help: "Add the all-subsets class: every subset of the pending operations at each sync point, barrier acknowledgement and the final point (seeded random ones past --exhaustive-limit).")
+    var exhaustiveSubsets = false
+
+    @Option(help: "With --exhaustive-subsets: all 2^n subsets when at most this many operations are pending.")
+    var exhaustiveLimit: Int = 12
+
+    @Option(help: "With --exhaustive-subsets: distinct seeded random subsets when more are pending.")
+    var randomSubsets: Int = 10_000
+
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
+          help: "With --exhaustive-subsets: at every crash point (after every file operation), not only at syncs, acknowledgements and the end.")
+    var subsetsEveryOperation = false
+
+    @Option(help: "With --exhaustive-subsets: deep checks (I6, I7, crashes during recovery) on every n-th all-subsets state; 0 for none.")
+    var subsetDeepEvery: Int = 1
+
+    @Option(help: "With --exhaustive-subsets: only for these families, from 1, 2, 3, random, selected; e.g. 1,2 (default: all).")
+    var subsetFamilies: String?
+
+    @Flag(help: "With --exhaustive-subsets: count the all-subsets crash points and states of each family, recover none.")
+    var subsetCensus = false
+
     @Flag(help: "Leave out the unflushed tail (64 KiB, 4 KiB, 64 KiB, 4 KiB writes) that ends every workload.")
     var noTail = false
 
@@ -72,6 +97,24 @@ struct CrashTest: ParsableCommand {
         options.deepEvery = deepEvery
         options.sectors = sectors
         options.unflushedTail = !noTail
+        options.exhaustiveSubsets = exhaustiveSubsets
+        options.exhaustiveLimit = exhaustiveLimit
+        options.randomSubsets = randomSubsets
+        options.subsetsAtEveryOperation = subsetsEveryOperation
+        options.subsetDeepEvery = subsetDeepEvery
+        guard (0...20).contains(exhaustiveLimit), randomSubsets >= 0, subsetDeepEvery >= 0 else {
+            throw ValidationError("--exhaustive-limit must be in 0...20, --random-subsets and --subset-deep-every >= 0")
+        }
+        // Family names are "length N", "random xL" and "selected".
+        let subsetPrefixes: [String]? = try subsetFamilies.map { text in
+            try text.split(separator: ",").map { part in
+                switch part {
+                case "1", "2", "3": return "length \(part)"
+                case "random", "selected": return String(part)
+                default: throw ValidationError("--subset-families takes 1, 2, 3, random, selected, comma separated")
+                }
+            }
+        }
         options.plantedBugs = Set(try planted.map { name in
             guard let bug = PlantedBug(rawValue: name) else { throw ValidationError("unknown planted bug '\(name)'") }
             return bug
@@ -110,13 +153,38 @@ struct CrashTest: ParsableCommand {
         }
 
         let explorer = try CrashExplorer(options: options)
+        var noSubsets = options
+        noSubsets.exhaustiveSubsets = false
+        let plainExplorer = try CrashExplorer(options: noSubsets)
+        /// The explorer of a family: without the all-subsets class when --subset-families leaves it out.
+        func explorerFor(_ family: String) -> CrashExplorer {
+            guard exhaustiveSubsets, let subsetPrefixes, !subsetPrefixes.contains(where: family.hasPrefix) else { return explorer }
+            return plainExplorer
+        }
+        if subsetCensus {
+            guard exhaustiveSubsets else { throw ValidationError("--subset-census needs --exhaustive-subsets") }
+            print("all-subsets census: seed \(seed), at \(subsetsEveryOperation ? "every operation" : "syncs, acks and the end"), all subsets up to \(exhaustiveLimit) pending, else \(randomSubsets) random")
+            print("family          workloads  points  sampled  max-n     subsets    states")
+            for (family, ws) in families where explorerFor(family).options.exhaustiveSubsets {
+                var c = CrashExplorer.SubsetCensus()
+                for w in ws { c.add(explorer.subsetCensus(w)) }
+                print(family.padding(toLength: 14, withPad: " ", startingAt: 0)
+                      + [ws.count, c.points, c.sampledPoints, c.maxPending, c.subsets, c.states].enumerated().map { i, v in
+                          let s = "\(v)"
+                          return String(repeating: " ", count: max(0, [11, 8, 9, 7, 12, 10][i] - s.count)) + s
+                      }.joined())
+            }
+            return
+        }
         if log {
             for (_, ws) in families { for w in ws { print("== \(w)\n" + explorer.operationLog(w)) } }
             return
         }
         print("logimg-crashtest: seed \(seed), \(statesPerWorkload) states/workload, \(recoveryStates) recovery states/state, "
               + "deep every \(deepEvery), \(sectors) sectors, segment \(options.segmentSize >> 20) MiB, batch \(options.batchBytes >> 10) KiB, "
-              + "planted: \(options.plantedBugs.isEmpty ? "none" : options.plantedBugs.map(\.rawValue).sorted().joined(separator: ","))")
+              + "planted: \(options.plantedBugs.isEmpty ? "none" : options.plantedBugs.map(\.rawValue).sorted().joined(separator: ","))"
+              + (exhaustiveSubsets ? ", all-subsets at \(subsetsEveryOperation ? "every operation" : "syncs, acks and the end"): every subset up to \(exhaustiveLimit) pending, else \(randomSubsets) random, deep every \(subsetDeepEvery)"
+                 + (subsetFamilies.map { ", families \($0) only" } ?? "") : ""))
         var rows: [(name: String, totals: CrashExplorer.Totals)] = []
         var violations: [CrashExplorer.Violation] = []
         var errors: [String] = []
@@ -124,7 +192,7 @@ struct CrashTest: ParsableCommand {
         for (family, ws) in families {
             var totals = CrashExplorer.Totals()
             for (i, w) in ws.enumerated() {
-                let r = explorer.run(w)
+                let r = explorerFor(family).run(w)
                 totals.add(r)
                 if perWorkload { rows.append((w.name, CrashExplorer.Totals([r]))) }
                 violations += r.violations

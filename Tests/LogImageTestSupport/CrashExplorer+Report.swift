@@ -19,6 +19,7 @@ extension CrashExplorer {
         package var segmentsDeleted = 0
         package var rollovers = 0
         package var seconds = 0.0
+        package var subsetCensus = SubsetCensus()
 
         package init() {}
 
@@ -38,6 +39,7 @@ extension CrashExplorer {
             segmentsDeleted += r.segmentsDeleted
             rollovers += r.rollovers
             seconds += r.seconds
+            subsetCensus.add(r.subsetCensus)
         }
 
         package var stateCount: Int { states.values.reduce(0, +) }
@@ -59,6 +61,8 @@ extension CrashExplorer {
             ("payload", 7, { "\($0.count(.payload))" }),
             ("recovery", 8, { "\($0.count(.recovery))" }),
             ("follow-up", 9, { "\($0.count(.followUp))" }),
+            ("all-subsets", 11, { "\($0.count(.allSubsets))" }),
+            ("pts/sampled/max-n", 17, { "\($0.subsetCensus.points)/\($0.subsetCensus.sampledPoints)/\($0.subsetCensus.maxPending)" }),
         ]
         let invariants: [(String, Int, (Totals) -> String)] = Invariant.allCases.map { i in
             ("\(i)", 4, { "\($0.violatingStates[i, default: 0])" })
@@ -83,6 +87,7 @@ extension CrashExplorer {
             all.noHole += t.noHole; all.noHoleChecked += t.noHoleChecked
             all.compactions += t.compactions; all.segmentsDeleted += t.segmentsDeleted; all.rollovers += t.rollovers
             all.seconds += t.seconds
+            all.subsetCensus.add(t.subsetCensus)
         }
         let body = rows + (rows.count > 1 ? [("total", all)] : [])
         let nameWidth = max(8, body.map(\.name.count).max() ?? 0)
@@ -106,7 +111,11 @@ extension CrashExplorer {
           final pending operations (random ones past 12); torn = last pending write cut at 512 B;
           garbage = its sectors random; payload = last pending batch with its header intact and its
           payload random; recovery = crashes during the recovery of a state; follow-up = the crash
-          after a FUA write on the recovered image.
+          after a FUA write on the recovered image; all-subsets = every subset of the pending
+          operations at each sync, barrier acknowledgement and the final point, or at every
+          operation (see the header line), seeded random ones when too many are pending, distinct
+          states only; their recoveries and follow-ups count in those columns. pts/sampled/max-n:
+          crash points with pending operations, of those the sampled ones, most pending at a point.
         I1..I7: crash states that broke the invariant (Spec/consistency.md §10): I1 opens read-write
           and read-only; I2 flushed data survives; I3 no garbage, no value never written there;
           I4 check consistent; I5 snapshots exact; I6 recovery repeatable (read-only, twice, after a

@@ -9,6 +9,7 @@
 // - CrashExplorer+Recording.swift: running a workload and recording its model;
 // - CrashExplorer+Invariants.swift: what a crash state must show, and the checks;
 // - CrashExplorer+Workloads.swift: the operation alphabet and the workload generator;
+// - CrashExplorer+AllSubsets.swift: the all-subsets class (every subset of the pending operations);
 // - CrashExplorer+Report.swift: totals and the report table.
 
 import Foundation
@@ -45,6 +46,20 @@ package struct CrashExplorer: Sendable {
         /// Adds the damaged-payload state: every pending write applied, but the
         /// payload blocks of the last pending batch hold random bytes (header intact).
         package var damagedPayload = true
+        /// Adds the all-subsets class: at every crash point with pending
+        /// operations among the sync points, the barrier acknowledgements and
+        /// the final point, every subset of the pending operations when at
+        /// most `exhaustiveLimit` are pending, else `randomSubsets` distinct
+        /// seeded random ones. Subsets that give the same state (an operation
+        /// whose dependency did not land is dropped) are checked once.
+        package var exhaustiveSubsets = false
+        package var exhaustiveLimit = 12
+        package var randomSubsets = 10_000
+        /// The all-subsets class at every crash point (after every file
+        /// operation), not only at the syncs, acknowledgements and the end.
+        package var subsetsAtEveryOperation = false
+        /// Deep checks (as `deepEvery`) on every n-th all-subsets state; 0 for none.
+        package var subsetDeepEvery = 1
         /// Violations kept with their details per workload (all are counted).
         package var keepViolations = 5
         package init() {}
@@ -80,6 +95,8 @@ package struct CrashExplorer: Sendable {
         case recovery
         /// The crash after a follow-up FUA write on a recovered image (I7).
         case followUp
+        /// A subset of the pending operations at a sync, acknowledgement or final point (all of them up to 12 pending).
+        case allSubsets
 
         init(_ kind: SimCrashPoint.Kind) {
             switch kind {
@@ -126,6 +143,8 @@ package struct CrashExplorer: Sendable {
         package var segmentsDeleted = 0
         package var rollovers = 0
         package var seconds = 0.0
+        /// What the all-subsets class covered (zero when it is off).
+        package var subsetCensus = SubsetCensus()
 
         package init(workload: Workload) { self.workload = workload }
 
@@ -156,8 +175,9 @@ package struct CrashExplorer: Sendable {
     }
 
     /// Runs `workload` and checks every crash state of its plan (at most
-    /// `statesPerWorkload`, plus the damaged-payload state and, per state,
-    /// the crashes during its recovery and the follow-up crash).
+    /// `statesPerWorkload`, plus the all-subsets states when switched on, the
+    /// damaged-payload state and, per state, the crashes during its recovery
+    /// and the follow-up crash).
     package func run(_ workload: Workload) -> WorkloadResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -173,6 +193,9 @@ package struct CrashExplorer: Sendable {
             let crashed = rec.fs.crashState(point)
             explore(crashed, at: point.operation, label: point.label, as: StateClass(point.kind), rec,
                     deep: i % max(1, options.deepEvery) == 0, into: &result)
+        }
+        if options.exhaustiveSubsets {
+            exploreAllSubsets(rec, into: &result)
         }
         if options.damagedPayload, let damaged = damagedPayloadState(rec.fs) {
             explore(damaged, at: rec.fs.operationCount, label: "payload@\(rec.fs.operationCount)", as: .payload, rec,

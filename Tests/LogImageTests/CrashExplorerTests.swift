@@ -45,6 +45,49 @@ final class CrashExplorerTests: XCTestCase {
         XCTAssertGreaterThan(totals.stateCount, 200)
     }
 
+    /// The all-subsets class, kept small here (bench/crashtest.sh runs it in
+    /// full): every subset of the pending operations at each sync,
+    /// acknowledgement and the final point of a few workloads, and the
+    /// sampled path (a limit of 2 pending, 6 random subsets) on a span.
+    func testAllSubsetsHaveNoViolation() throws {
+        var options = Self.options()
+        options.statesPerWorkload = 0
+        options.damagedPayload = false
+        options.exhaustiveSubsets = true
+        options.subsetDeepEvery = 4
+        let explorer = try CrashExplorer(options: options)
+        let workloads = [CrashExplorer.Workload([.span, .flush], seed: 3), CrashExplorer.Workload([.snapshotCreate, .write], seed: 4),
+                         CrashExplorer.Workload([.compact, .trim], seed: 5)]
+        let results = workloads.map { explorer.run($0) }
+        let totals = report(results)
+        XCTAssertEqual(totals.violationCount, 0)
+        XCTAssertEqual(totals.stateCount - totals.count(.recovery, .followUp), totals.count(.allSubsets))
+        for r in results {
+            // Every distinct subset state was checked, at least 2^n at the final point.
+            XCTAssertEqual(r.states[.allSubsets, default: 0], r.subsetCensus.states, "\(r.workload)")
+            XCTAssertGreaterThanOrEqual(r.subsetCensus.states, 1 << 2, "\(r.workload)")
+            XCTAssertEqual(r.subsetCensus.sampledPoints, 0)
+        }
+
+        options.exhaustiveLimit = 2
+        options.randomSubsets = 6
+        options.subsetDeepEvery = 0
+        let sampled = try CrashExplorer(options: options).run(CrashExplorer.Workload([.span], seed: 6))
+        XCTAssertEqual(sampled.violationCount, 0, "\(sampled.violations)")
+        XCTAssertGreaterThan(sampled.subsetCensus.sampledPoints, 0)
+        XCTAssertGreaterThan(sampled.subsetCensus.maxPending, 2)
+        XCTAssertEqual(sampled.states[.allSubsets, default: 0], sampled.subsetCensus.states)
+
+        // The class alone finds the planted bugs of a sync left out.
+        options.exhaustiveLimit = 12
+        for (bug, ops) in [(PlantedBug.missingFlushSync, [CrashExplorer.Op.write, .flush]), (.missingSegmentDirSync, [.span, .flush])] {
+            options.plantedBugs = [bug]
+            let hit = try CrashExplorer(options: options).run(CrashExplorer.Workload(ops, seed: 7))
+            XCTAssertGreaterThan(hit.violationCount, 0, "planted bug \(bug) not found by the all-subsets class")
+            if let v = hit.violations.first { print("all-subsets finds \(bug): \(v)") }
+        }
+    }
+
     /// Tests the tester: each planted bug breaks an invariant on one of the
     /// probe workloads, and with no bug planted the probes find nothing.
     func testEveryPlantedBugIsFound() throws {
