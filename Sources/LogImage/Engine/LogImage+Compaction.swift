@@ -52,24 +52,27 @@ extension LogImage {
         let victimSet = Set(victims)
         // Live pieces in the victims are copied; pieces no view reads (in deleted
         // epochs' maps) are dropped from their maps, so nothing points at a victim.
-        let (work, dead) = try state.withLock { s -> ([(UInt32, Extent)], [(UInt32, Extent)]) in
+        // The maps at one instant (copy-on-write copies, taken under the lock), walked
+        // outside it: foreground I/O does not wait for an O(extents) walk. Entries that
+        // change meanwhile are caught by the repoint's test (`relocate`, `forget`).
+        let (head, epochs) = try state.withLock { s -> (ExtentMap, EpochTable) in
             try checkWritable(s)
             let sealedBelow = min(s.written.segment, s.appendSegment)
             guard victims.allSatisfy({ $0 < sealedBelow }) else {
                 throw LogImageError(.invalidArgument, "\(store.name): only sealed segments can be compacted")
             }
-            let visibility = Visibility(head: s.map, epochs: s.epochs)
-            var work: [(UInt32, Extent)] = []
-            var dead: [(UInt32, Extent)] = []
-            func inVictim(_ e: Extent) -> Bool { (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) }
-            for (epoch, m) in [(s.epochs.head, s.map)] + s.epochs.maps.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
-                visibility.forEachVisible(epoch, m) { e in if inVictim(e) { work.append((epoch, e)) } }
-                visibility.forEachInvisible(epoch, m) { e in if inVictim(e) { dead.append((epoch, e)) } }
-            }
-            // In disk order across epochs, so the copies of what a view reads in order lie in order.
-            work.sort { ($0.1.lba, $0.0) < ($1.1.lba, $1.0) }
-            return (work, dead)
+            return (s.map, s.epochs)
         }
+        func inVictim(_ e: Extent) -> Bool { (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) }
+        let visibility = Visibility(head: head, epochs: epochs)
+        var work: [(UInt32, Extent)] = []
+        var dead: [(UInt32, Extent)] = []
+        for (epoch, m) in [(epochs.head, head)] + epochs.maps.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+            visibility.forEachVisible(epoch, m) { e in if inVictim(e) { work.append((epoch, e)) } }
+            visibility.forEachInvisible(epoch, m) { e in if inVictim(e) { dead.append((epoch, e)) } }
+        }
+        // In disk order across epochs, so the copies of what a view reads in order lie in order.
+        work.sort { ($0.1.lba, $0.0) < ($1.1.lba, $1.0) }
         result.bytesMoved = try copyLive(work, compress: compress)
         if !dead.isEmpty {
             state.withLock { s in
@@ -83,13 +86,12 @@ extension LogImage {
             try checkpoint()
             try checkpoint()
         }
-        // Delete a victim only if nothing points at it any more.
-        let stillUsed = state.withLock { s -> Set<UInt64> in
-            var used = Set<UInt64>()
-            for m in [s.map] + Array(s.epochs.maps.values) {
-                m.forEach { e in if (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) { used.insert(UInt64(e.segment)) } }
-            }
-            return used
+        // Delete a victim only if nothing points at it any more. Nothing can start
+        // pointing into a sealed victim, so copies of the maps taken now are enough.
+        let (headNow, epochsNow) = state.withLock { s in (s.map, s.epochs) }
+        var stillUsed = Set<UInt64>()
+        for m in [headNow] + Array(epochsNow.maps.values) {
+            m.forEach { e in if inVictim(e) { stillUsed.insert(UInt64(e.segment)) } }
         }
         for v in victims where !stillUsed.contains(v) {
             let size = try store.segmentSize(v)
