@@ -26,6 +26,38 @@ extension LogImage {
     /// `create` through a given I/O layer (tests pass a simulated file system).
     package static func create(at path: String, options: CreateOptions, fileSystem fs: any FileSystem,
                                uuid: [UInt8]? = nil, creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
+        try validate(options)
+        if fs.kind(of: path) != .missing {
+            throw LogImageError(.alreadyExists, "\(path) already exists")
+        }
+        try fs.createDirectory(path)
+        let parent = parentDirectory(path)
+        try fs.syncDirectory(parent)
+        return try create(store: DirectoryImageStore(path: path, fileSystem: fs), options: options,
+                          uuid: uuid, creationTime: creationTime, tuning: tuning)
+    }
+
+    /// Writes a new image into an empty `store` (Spec §3, *Creating an image*,
+    /// steps 2 and 3) and returns it open read-write. The caller has claimed
+    /// the store's name exclusively first (mkdir for a directory; an exclusive
+    /// object create for RADOS), so no lock is needed while creating.
+    package static func create(store: any ImageStore, options: CreateOptions, uuid: [UInt8]? = nil,
+                               creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
+        try validate(options)
+        let manifest = Manifest(
+            incompatible: options.compression ? Format.Incompatible.lz4 : 0,
+            uuid: uuid ?? randomUUID(), virtualSize: options.virtualSize,
+            segmentSize: UInt32(options.segmentSize), defaultCodec: options.compression ? .lz4 : .none,
+            checkpointIntervalMiB: options.checkpointIntervalMiB,
+            creationTime: creationTime ?? UInt64(time(nil)))
+        let header = SegmentHeader(uuid: manifest.uuid, segmentNumber: 1, creationSeq: Format.firstSeq).encode()
+        _ = try store.createSegment(1, header: header)
+        try store.replaceManifest(manifest.encode())
+        return try open(store: store, mode: .readWrite, tuning: tuning)
+    }
+
+    /// Throws `invalidArgument` unless `options` describe a valid image (Spec §4).
+    package static func validate(_ options: CreateOptions) throws {
         let M = Format.Manifest.self
         guard options.virtualSize % 512 == 0, options.virtualSize <= M.maxVirtualSize else {
             throw LogImageError(.invalidArgument, "size \(options.virtualSize) must be a multiple of 512 and at most 2^55 bytes")
@@ -34,23 +66,6 @@ extension LogImage {
               options.segmentSize <= M.maxSegmentSize else {
             throw LogImageError(.invalidArgument, "segment size \(options.segmentSize) must be a multiple of 4096 between 1 MiB and 2 GiB")
         }
-        if fs.kind(of: path) != .missing {
-            throw LogImageError(.alreadyExists, "\(path) already exists")
-        }
-        try fs.createDirectory(path)
-        let parent = parentDirectory(path)
-        try fs.syncDirectory(parent)
-        let manifest = Manifest(
-            incompatible: options.compression ? Format.Incompatible.lz4 : 0,
-            uuid: uuid ?? randomUUID(), virtualSize: options.virtualSize,
-            segmentSize: UInt32(options.segmentSize), defaultCodec: options.compression ? .lz4 : .none,
-            checkpointIntervalMiB: options.checkpointIntervalMiB,
-            creationTime: creationTime ?? UInt64(time(nil)))
-        let store = DirectoryImageStore(path: path, fileSystem: fs)
-        let header = SegmentHeader(uuid: manifest.uuid, segmentNumber: 1, creationSeq: Format.firstSeq).encode()
-        _ = try store.createSegment(1, header: header)
-        try store.replaceManifest(manifest.encode())
-        return try open(at: path, mode: .readWrite, fileSystem: fs, tuning: tuning)
     }
 
     /// Opens an image read-write for snapshot commands only (create, delete,
@@ -72,9 +87,17 @@ extension LogImage {
     package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning(),
                              metadataOnly: Bool = false) throws -> LogImage {
         try requireImageDirectory(path, fs)
-        let store = DirectoryImageStore(path: path, fileSystem: fs)
+        return try open(store: DirectoryImageStore(path: path, fileSystem: fs), mode: mode, tuning: tuning,
+                        metadataOnly: metadataOnly)
+    }
+
+    /// `open` of an image in any store (a directory, or RADOS objects): takes
+    /// the store's lock, reads the manifest and recovers. The caller has checked
+    /// that the image exists (`notFound` otherwise).
+    package static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning = Tuning(),
+                             metadataOnly: Bool = false) throws -> LogImage {
         let lock = try store.lock(exclusive: mode == .readWrite)
-        var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(path, Format.manifestName))
+        var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(store.name, Format.manifestName))
         if mode == .readWrite {
             try store.removeTemporaryFiles()
             if manifest.autoclear & ~Format.Autoclear.known != 0 {

@@ -1,0 +1,99 @@
+import CRados
+import LogImage
+
+/// `rados://POOL/NAME` names, and creating and opening images by them.
+extension RadosImageStore {
+    static let scheme = "rados://"
+
+    /// Whether `name` is a RADOS image name rather than a path.
+    package static func isRadosName(_ name: String) -> Bool { name.hasPrefix(scheme) }
+
+    /// Splits `rados://POOL/NAME`. NAME is everything after the first `/` and
+    /// may itself contain `/`; neither part may be empty.
+    package static func parse(_ url: String) throws -> (pool: String, image: String) {
+        guard isRadosName(url) else { throw LogImageError(.invalidArgument, "\(url): not a rados://POOL/NAME image name") }
+        let rest = url.dropFirst(scheme.count)
+        guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex, rest.index(after: slash) != rest.endIndex,
+              !rest.contains("\0") else {
+            throw LogImageError(.invalidArgument, "\(url): an image name is rados://POOL/NAME, with POOL and NAME not empty")
+        }
+        return (String(rest[..<slash]), String(rest[rest.index(after: slash)...]))
+    }
+
+    /// Connects for the image named `rados://POOL/NAME`.
+    package init(url: String) throws {
+        let (pool, image) = try Self.parse(url)
+        try self.init(pool: pool, image: image)
+    }
+
+    /// Whether the image exists: its manifest object does.
+    package func exists() throws -> Bool { try conn.size(of: Self.manifestName) != nil }
+
+    /// Who holds the image lock now.
+    package func lockers() throws -> [RadosLock.Locker] { try RadosLock.lockers(conn, oid: Self.manifestName) }
+
+    /// Breaks every holder's lock and returns who held it. Only for fencing: if
+    /// a holder is still running it keeps writing, and two writers corrupt the
+    /// image. Make sure it is dead (or blocklisted) first.
+    package func breakLock() throws -> [RadosLock.Locker] { try RadosLock.breakAll(conn, oid: Self.manifestName) }
+
+    /// Removes every object of the image (for tests and for deleting an image).
+    package func destroy() throws {
+        for oid in try conn.listObjects() {
+            do { try conn.remove(oid) } catch let e as LogImageError where e.code == .notFound {}
+        }
+    }
+
+    /// The analogue of mkdir(2) in Spec §3, *Creating an image*, step 1:
+    /// creates segment 1's object exclusively, so of two concurrent creators
+    /// exactly one proceeds and the other gets `alreadyExists`.
+    func claimForCreation() throws {
+        if try exists() { throw LogImageError(.alreadyExists, "\(name) already exists") }
+        do { try conn.createExclusive(Self.segmentObject(1)) } catch let e as LogImageError where e.code == .alreadyExists {
+            throw LogImageError(.alreadyExists, "\(name) already exists (or an interrupted creation left \(segmentName(1)))", cause: e)
+        }
+    }
+
+    /// `osd_max_object_size` as this client sees it (128 MiB by default), if known.
+    func maxObjectSize() -> UInt64? {
+        var buf = [CChar](repeating: 0, count: 64)
+        guard rados_conf_get(conn.cluster, "osd_max_object_size", &buf, buf.count) == 0 else { return nil }
+        return UInt64(RadosConnection.string(buf))
+    }
+}
+
+extension LogImage {
+    /// Creates an image at `rados://POOL/NAME` and returns it open read-write.
+    /// The cluster is the one `$CEPH_CONF` (or /etc/ceph/ceph.conf) describes.
+    /// - Throws: `alreadyExists`, `invalidArgument` (bad name or options, a
+    ///   segment larger than the OSDs' object size limit), `notFound` (no such
+    ///   pool), `io`, `noSpace`.
+    @discardableResult
+    public static func create(radosURL url: String, options: CreateOptions) throws -> LogImage {
+        try create(rados: RadosImageStore(url: url), options: options)
+    }
+
+    /// Opens the image at `rados://POOL/NAME`, recovering it if needed; see
+    /// `open(at:mode:)`. A writer takes the RADOS exclusive lock on the
+    /// manifest object and a reader a shared one.
+    /// - Throws: as `open(at:mode:)`; `locked` names the holder's cookie.
+    public static func open(radosURL url: String, mode: OpenMode) throws -> LogImage {
+        try open(rados: RadosImageStore(url: url), mode: mode)
+    }
+
+    /// `create(radosURL:)` on a connected store, with engine tuning.
+    package static func create(rados store: RadosImageStore, options: CreateOptions, tuning: Tuning = Tuning()) throws -> LogImage {
+        try validate(options)  // before claiming the name, so a bad option leaves nothing behind
+        if let limit = store.maxObjectSize(), UInt64(options.segmentSize) > limit {
+            throw LogImageError(.invalidArgument, "segment size \(options.segmentSize) is above the OSDs' object size limit (osd_max_object_size \(limit))")
+        }
+        try store.claimForCreation()
+        return try create(store: store, options: options, tuning: tuning)
+    }
+
+    /// `open(radosURL:)` on a connected store, with engine tuning.
+    package static func open(rados store: RadosImageStore, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
+        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
+        return try open(store: store, mode: mode, tuning: tuning)
+    }
+}

@@ -1,0 +1,136 @@
+import CRados
+import LogImage
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One librados cluster handle with one I/O context, set to the image's
+/// namespace. Everything an image touches goes through it; it shuts the
+/// handle down when the last store, file or lock holding it is released.
+///
+/// `@unchecked Sendable`: librados cluster handles and I/O contexts are
+/// thread-safe for the synchronous calls made here (librados.h, "thread
+/// safety"), and the I/O context's namespace is set once, before sharing.
+package final class RadosConnection: @unchecked Sendable {
+    let cluster: rados_t
+    let ioctx: rados_ioctx_t
+    /// `rados://POOL/NAME`, for messages.
+    package let name: String
+
+    /// Connects with the configuration librados finds itself:
+    /// `rados_conf_read_file(cluster, NULL)` reads `$CEPH_CONF` or the default
+    /// paths (/etc/ceph/ceph.conf, ...), then `$CEPH_ARGS` is applied.
+    package init(pool: String, namespace: String, name: String) throws {
+        self.name = name
+        var c: rados_t?
+        var r = rados_create(&c, nil)
+        guard r == 0, let cluster = c else { throw Self.error(r, "rados_create", name) }
+        // Fail in 30 s, not librados's default 300 s, when no monitor answers;
+        // the configuration file read next may set it differently.
+        _ = rados_conf_set(cluster, "client_mount_timeout", "30")
+        r = rados_conf_read_file(cluster, nil)
+        if r != 0 {
+            rados_shutdown(cluster)
+            throw LogImageError(.invalidArgument, "\(name): no Ceph configuration found (set CEPH_CONF to a ceph.conf)",
+                                cause: Errno(rawValue: -r))
+        }
+        _ = rados_conf_parse_env(cluster, nil)
+        r = rados_connect(cluster)
+        if r != 0 {
+            rados_shutdown(cluster)
+            throw Self.error(r, "connect to the Ceph cluster", name)
+        }
+        var io: rados_ioctx_t?
+        r = rados_ioctx_create(cluster, pool, &io)
+        guard r == 0, let ioctx = io else {
+            rados_shutdown(cluster)
+            if r == -ENOENT { throw LogImageError(.notFound, "\(name): no such RADOS pool '\(pool)'", cause: Errno(rawValue: -r)) }
+            throw Self.error(r, "open pool '\(pool)'", name)
+        }
+        rados_ioctx_set_namespace(ioctx, namespace)
+        self.cluster = cluster
+        self.ioctx = ioctx
+    }
+
+    deinit {
+        rados_ioctx_destroy(ioctx)
+        rados_shutdown(cluster)
+    }
+
+    /// The object's size, or nil if it does not exist.
+    func size(of oid: String) throws -> UInt64? {
+        var size: UInt64 = 0
+        var mtime: time_t = 0
+        let r = rados_stat(ioctx, oid, &size, &mtime)
+        if r == -ENOENT { return nil }
+        if r < 0 { throw Self.error(r, "stat", object(oid)) }
+        return size
+    }
+
+    /// Names of every object in the image's namespace, in no particular order.
+    /// This walks every placement group of the pool (the namespace is filtered
+    /// by the OSDs), so it costs one round trip per PG.
+    func listObjects() throws -> [String] {
+        var ctx: rados_list_ctx_t?
+        var r = rados_nobjects_list_open(ioctx, &ctx)
+        guard r == 0, let ctx else { throw Self.error(r, "list objects", name) }
+        defer { rados_nobjects_list_close(ctx) }
+        var names: [String] = []
+        while true {
+            var entry: UnsafePointer<CChar>?
+            r = rados_nobjects_list_next(ctx, &entry, nil, nil)
+            if r == -ENOENT { return names }
+            guard r == 0, let entry else { throw Self.error(r, "list objects", name) }
+            names.append(String(cString: entry))
+        }
+    }
+
+    /// Removes an object; `notFound` if it does not exist.
+    func remove(_ oid: String) throws {
+        let r = rados_remove(ioctx, oid)
+        if r < 0 { throw Self.error(r, "remove", object(oid)) }
+    }
+
+    /// Replaces the whole object with `bytes` in one operation, which the OSD
+    /// applies atomically: a reader sees the old contents or the new, never a mix.
+    func writeFull(_ oid: String, _ bytes: UnsafeRawBufferPointer) throws {
+        let r = rados_write_full(ioctx, oid, Self.chars(bytes), bytes.count)
+        if r < 0 { throw Self.error(r, "write_full", object(oid)) }
+    }
+
+    /// Creates an empty object, failing with `alreadyExists` if it exists.
+    func createExclusive(_ oid: String) throws {
+        let op = rados_create_write_op()
+        defer { rados_release_write_op(op) }
+        rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, nil)
+        let r = rados_write_op_operate(op, ioctx, oid, nil, 0)
+        if r < 0 { throw Self.error(r, "exclusive create", object(oid)) }
+    }
+
+    /// `rados://POOL/NAME/OID`, for messages.
+    func object(_ oid: String) -> String { name + "/" + oid }
+
+    /// The NUL-terminated string at the start of `buf`.
+    static func string(_ buf: [CChar]) -> String {
+        String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func chars(_ b: UnsafeRawBufferPointer) -> UnsafePointer<CChar>? {
+        b.baseAddress?.assumingMemoryBound(to: CChar.self)
+    }
+
+    /// Maps a negative errno from librados to the library's error codes.
+    static func error(_ r: Int32, _ op: String, _ what: String, offset: Int64? = nil) -> LogImageError {
+        let e = Errno(rawValue: r < 0 ? -r : r)
+        let at = offset.map { " at offset \($0)" } ?? ""
+        let msg = "\(what): \(op)\(at) failed: \(e.description)"
+        switch e {
+        case .noSpace, .diskQuotaExceeded: return LogImageError(.noSpace, msg, cause: e)
+        case .noSuchFileOrDirectory: return LogImageError(.notFound, msg, cause: e)
+        case .fileExists: return LogImageError(.alreadyExists, msg, cause: e)
+        default: return LogImageError(.io, msg, cause: e)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import CRados
+import LogImage
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The image lock on RADOS: a `cls_lock` lock named `logimg` on the manifest
+/// object, exclusive for a writer and shared for a reader, with a cookie that
+/// names the holder (`host:pid:n`). It replaces flock(2) on the directory
+/// (Spec §3, *Lock*), with one difference: RADOS keeps the lock when the
+/// holding process dies. After a crash the next opener gets `locked` naming
+/// the dead holder until someone breaks the lock (`RadosImageStore.breakLock`),
+/// which is only safe once that holder is known to be gone (fencing).
+package final class RadosLock: DirectoryLock {
+    static let lockName = "logimg"
+    static let sharedTag = "logimg-readers"
+
+    let conn: RadosConnection
+    let oid: String
+    let cookie: String
+
+    private init(conn: RadosConnection, oid: String, cookie: String) {
+        self.conn = conn
+        self.oid = oid
+        self.cookie = cookie
+    }
+
+    /// Releases the lock. Errors are ignored: `ENOENT` means someone broke it,
+    /// and anything else leaves a stale lock that `breakLock` can remove.
+    deinit { _ = rados_unlock(conn.ioctx, oid, Self.lockName, cookie) }
+
+    /// Takes the lock without waiting; throws `locked` naming the holders.
+    static func take(_ conn: RadosConnection, oid: String, exclusive: Bool) throws -> RadosLock {
+        let cookie = nextCookie()
+        let desc = exclusive ? "logimg writer \(cookie)" : "logimg reader \(cookie)"
+        let r = exclusive
+            ? rados_lock_exclusive(conn.ioctx, oid, lockName, cookie, desc, nil, 0)
+            : rados_lock_shared(conn.ioctx, oid, lockName, cookie, sharedTag, desc, nil, 0)
+        if r == -EBUSY {
+            let holders = (try? lockers(conn, oid: oid).map { "\($0.cookie) (\($0.client) at \($0.address))" }) ?? []
+            let who = holders.isEmpty ? "" : "; held by " + holders.joined(separator: ", ")
+            throw LogImageError(.locked, "\(conn.name) is in use by another process (\(exclusive ? "it holds a lock" : "a writer holds it")\(who))",
+                                cause: Errno(rawValue: EBUSY))
+        }
+        if r < 0 { throw RadosConnection.error(r, exclusive ? "lock_exclusive" : "lock_shared", conn.object(oid)) }
+        return RadosLock(conn: conn, oid: oid, cookie: cookie)
+    }
+
+    /// A holder of the lock as RADOS records it.
+    package struct Locker: Sendable, Equatable {
+        /// The RADOS client instance, e.g. `client.4125`.
+        package var client: String
+        /// The holder's cookie, `host:pid:n`.
+        package var cookie: String
+        /// The client's network address.
+        package var address: String
+    }
+
+    /// The current holders of the lock (empty when it is free).
+    static func lockers(_ conn: RadosConnection, oid: String) throws -> [Locker] {
+        var size = 256
+        while true {
+            var exclusive: Int32 = 0
+            var tag = [CChar](repeating: 0, count: size), clients = tag, cookies = tag, addrs = tag
+            var tagLen = size, clientsLen = size, cookiesLen = size, addrsLen = size
+            let n = rados_list_lockers(conn.ioctx, oid, lockName, &exclusive, &tag, &tagLen,
+                                       &clients, &clientsLen, &cookies, &cookiesLen, &addrs, &addrsLen)
+            if n == -Int(ERANGE) {
+                size = max(tagLen, clientsLen, cookiesLen, addrsLen, size * 2)
+                continue
+            }
+            if n < 0 { throw RadosConnection.error(Int32(n), "list lockers", conn.object(oid)) }
+            let c = split(clients, clientsLen), k = split(cookies, cookiesLen), a = split(addrs, addrsLen)
+            return (0..<min(Int(n), c.count, k.count)).map { Locker(client: c[$0], cookie: k[$0], address: $0 < a.count ? a[$0] : "?") }
+        }
+    }
+
+    /// Removes every holder's lock (fencing after a holder died).
+    static func breakAll(_ conn: RadosConnection, oid: String) throws -> [Locker] {
+        let holders = try lockers(conn, oid: oid)
+        for h in holders {
+            let r = rados_break_lock(conn.ioctx, oid, lockName, h.client, h.cookie)
+            if r < 0 && r != -ENOENT { throw RadosConnection.error(r, "break lock of \(h.cookie)", conn.object(oid)) }
+        }
+        return holders
+    }
+
+    /// Splits `len` bytes of NUL-separated strings.
+    private static func split(_ buf: [CChar], _ len: Int) -> [String] {
+        buf.prefix(min(len, buf.count)).split(separator: 0, omittingEmptySubsequences: true)
+            .map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    }
+
+    /// `host:pid:n`, unique per lock taken in this process.
+    private static func nextCookie() -> String {
+        var host = [CChar](repeating: 0, count: 256)
+        _ = gethostname(&host, host.count - 1)
+        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(RadosConnection.string(host)):\(getpid()):\(n)"
+    }
+
+    private static let counter = Atomic<Int>(0)
+}

@@ -1,0 +1,51 @@
+import XCTest
+import Compactor
+import LogImage
+import LogImageRados
+import LogImageTestSupport
+
+/// Snapshots and the compactor on `rados://`: compaction deletes segment
+/// objects (rados_remove) and every view reads the same before and after,
+/// also through a new connection.
+final class RadosCompactionTests: RadosTestCase {
+    static let size = 8 << 20
+
+    func testSnapshotAndCompactionKeepEveryView() throws {
+        let url = try newImageURL()
+        var opts = LogImage.CreateOptions(virtualSize: UInt64(Self.size))
+        opts.segmentSize = 1 << 20
+        let img = try LogImage.create(rados: freshStore(url), options: opts, tuning: tuning)
+        var rng = SeededRandom(seed: 5)
+        var snap: [UInt8] = []
+        for round in 0..<4 {
+            for _ in 0..<64 {
+                let block = Int(rng.next() % UInt64(Self.size / 65536))
+                try img.write(rng.bytes(65536), at: UInt64(block) * 65536)
+            }
+            try img.discard(at: UInt64(round) << 20, length: 256 << 10)
+            if round == 1 {
+                _ = try img.createSnapshot(name: "mid")
+                snap = try img.openSnapshot(name: "mid").read(at: 0, count: Self.size)
+            }
+        }
+        try img.flush()
+        let head = try img.read(at: 0, count: Self.size)
+        let store = try freshStore(url)
+        let segmentsBefore = try store.listSegments()
+
+        let report = try Compactor(image: img).compact()
+        XCTAssertGreaterThan(report.segmentsDeleted, 0)
+        let segmentsAfter = try store.listSegments()
+        XCTAssertFalse(Set(segmentsBefore).subtracting(segmentsAfter).isEmpty, "segment objects were removed")
+        XCTAssertTrue(try img.read(at: 0, count: Self.size) == head, "head changed by compaction")
+        XCTAssertTrue(try img.openSnapshot(name: "mid").read(at: 0, count: Self.size) == snap, "snapshot changed by compaction")
+        try img.close()
+
+        let re = try LogImage.open(rados: freshStore(url), mode: .readOnly, tuning: tuning)
+        XCTAssertTrue(try re.read(at: 0, count: Self.size) == head, "head changed after reopen")
+        XCTAssertTrue(try re.openSnapshot(name: "mid").read(at: 0, count: Self.size) == snap, "snapshot changed after reopen")
+        XCTAssertEqual(re.snapshots().map(\.name), ["mid"])
+        try re.close()
+        print("rados compaction: \(report.segmentsDeleted) segments deleted, \(segmentsBefore.count) -> \(segmentsAfter.count) objects")
+    }
+}
