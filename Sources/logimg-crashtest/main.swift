@@ -7,7 +7,7 @@
 //   .build/release/logimg-crashtest --length 2 --states-per-workload 50
 //   .build/release/logimg-crashtest --workload span+flush --planted missingSegmentDirSync --per-workload
 //   .build/release/logimg-crashtest --exhaustive-subsets --length 1      # plus every subset of the pending ops
-//   .build/release/logimg-crashtest --exhaustive-subsets --subset-census # count those states, check none
+//   .build/release/logimg-crashtest --exhaustive-subsets --subsets-every-operation all --subset-census  # count them
 //
 // bench/crashtest.sh runs the full explorer and keeps the output.
 
@@ -64,15 +64,14 @@ struct CrashTest: ParsableCommand {
     @Option(help: "With --exhaustive-subsets: distinct seeded random subsets when more are pending.")
     var randomSubsets: Int = 10_000
 
-    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
-          help: "With --exhaustive-subsets: at every crash point (after every file operation), not only at syncs, acknowledgements and the end.")
-    var subsetsEveryOperation = false
+    @Option(help: "With --exhaustive-subsets: the families whose all-subsets class runs at every crash point (after every file operation), not only at syncs, acknowledgements and the end: all, none, or from 1, 2, 3, random, selected, e.g. 1,2,3.")
+    var subsetsEveryOperation: String = "none"
 
     @Option(help: "With --exhaustive-subsets: deep checks (I6, I7, crashes during recovery) on every n-th all-subsets state; 0 for none.")
     var subsetDeepEvery: Int = 1
 
-    @Option(help: "With --exhaustive-subsets: only for these families, from 1, 2, 3, random, selected; e.g. 1,2 (default: all).")
-    var subsetFamilies: String?
+    @Option(help: "With --exhaustive-subsets: the families that get the class: all, none, or from 1, 2, 3, random, selected, e.g. 1,2.")
+    var subsetFamilies: String = "all"
 
     @Flag(help: "With --exhaustive-subsets: count the all-subsets crash points and states of each family, recover none.")
     var subsetCensus = false
@@ -100,21 +99,24 @@ struct CrashTest: ParsableCommand {
         options.exhaustiveSubsets = exhaustiveSubsets
         options.exhaustiveLimit = exhaustiveLimit
         options.randomSubsets = randomSubsets
-        options.subsetsAtEveryOperation = subsetsEveryOperation
         options.subsetDeepEvery = subsetDeepEvery
         guard (0...20).contains(exhaustiveLimit), randomSubsets >= 0, subsetDeepEvery >= 0 else {
             throw ValidationError("--exhaustive-limit must be in 0...20, --random-subsets and --subset-deep-every >= 0")
         }
-        // Family names are "length N", "random xL" and "selected".
-        let subsetPrefixes: [String]? = try subsetFamilies.map { text in
-            try text.split(separator: ",").map { part in
+        // Family names are "length N", "random xL" and "selected"; nil: all.
+        func familyPrefixes(_ text: String, _ option: String) throws -> [String]? {
+            if text == "all" { return nil }
+            if text == "none" { return [] }
+            return try text.split(separator: ",").map { part in
                 switch part {
                 case "1", "2", "3": return "length \(part)"
                 case "random", "selected": return String(part)
-                default: throw ValidationError("--subset-families takes 1, 2, 3, random, selected, comma separated")
+                default: throw ValidationError("\(option) takes all, none, or 1, 2, 3, random, selected, comma separated")
                 }
             }
         }
+        let subsetPrefixes = try familyPrefixes(subsetFamilies, "--subset-families")
+        let everyPrefixes = try familyPrefixes(subsetsEveryOperation, "--subsets-every-operation")
         options.plantedBugs = Set(try planted.map { name in
             guard let bug = PlantedBug(rawValue: name) else { throw ValidationError("unknown planted bug '\(name)'") }
             return bug
@@ -153,21 +155,39 @@ struct CrashTest: ParsableCommand {
         }
 
         let explorer = try CrashExplorer(options: options)
-        var noSubsets = options
-        noSubsets.exhaustiveSubsets = false
-        let plainExplorer = try CrashExplorer(options: noSubsets)
-        /// The explorer of a family: without the all-subsets class when --subset-families leaves it out.
-        func explorerFor(_ family: String) -> CrashExplorer {
-            guard exhaustiveSubsets, let subsetPrefixes, !subsetPrefixes.contains(where: family.hasPrefix) else { return explorer }
-            return plainExplorer
+        var variants: [Bool: CrashExplorer] = [:]  // keyed by `subsetsAtEveryOperation`
+        var plainExplorer: CrashExplorer?
+        /// The explorer of a family: the all-subsets class on or off, at syncs or every operation, per the options.
+        func explorerFor(_ family: String) throws -> CrashExplorer {
+            func matches(_ prefixes: [String]?) -> Bool { prefixes.map { $0.contains(where: family.hasPrefix) } ?? true }
+            guard exhaustiveSubsets else { return explorer }
+            guard matches(subsetPrefixes) else {
+                if plainExplorer == nil {
+                    var o = options
+                    o.exhaustiveSubsets = false
+                    plainExplorer = try CrashExplorer(options: o)
+                }
+                return plainExplorer!
+            }
+            let every = matches(everyPrefixes)
+            if let e = variants[every] { return e }
+            var o = options
+            o.subsetsAtEveryOperation = every
+            let e = try CrashExplorer(options: o)
+            variants[every] = e
+            return e
         }
+        let subsetsDescription = "every subset up to \(exhaustiveLimit) pending, else \(randomSubsets) random; families \(subsetFamilies)"
+            + ", at every operation for \(subsetsEveryOperation), else at syncs, acknowledgements and the end"
         if subsetCensus {
             guard exhaustiveSubsets else { throw ValidationError("--subset-census needs --exhaustive-subsets") }
-            print("all-subsets census: seed \(seed), at \(subsetsEveryOperation ? "every operation" : "syncs, acks and the end"), all subsets up to \(exhaustiveLimit) pending, else \(randomSubsets) random")
+            print("all-subsets census: seed \(seed), \(subsetsDescription)")
             print("family          workloads  points  sampled  max-n     subsets    states")
-            for (family, ws) in families where explorerFor(family).options.exhaustiveSubsets {
+            for (family, ws) in families {
+                let e = try explorerFor(family)
+                guard e.options.exhaustiveSubsets else { continue }
                 var c = CrashExplorer.SubsetCensus()
-                for w in ws { c.add(explorer.subsetCensus(w)) }
+                for w in ws { c.add(e.subsetCensus(w)) }
                 print(family.padding(toLength: 14, withPad: " ", startingAt: 0)
                       + [ws.count, c.points, c.sampledPoints, c.maxPending, c.subsets, c.states].enumerated().map { i, v in
                           let s = "\(v)"
@@ -183,8 +203,7 @@ struct CrashTest: ParsableCommand {
         print("logimg-crashtest: seed \(seed), \(statesPerWorkload) states/workload, \(recoveryStates) recovery states/state, "
               + "deep every \(deepEvery), \(sectors) sectors, segment \(options.segmentSize >> 20) MiB, batch \(options.batchBytes >> 10) KiB, "
               + "planted: \(options.plantedBugs.isEmpty ? "none" : options.plantedBugs.map(\.rawValue).sorted().joined(separator: ","))"
-              + (exhaustiveSubsets ? ", all-subsets at \(subsetsEveryOperation ? "every operation" : "syncs, acks and the end"): every subset up to \(exhaustiveLimit) pending, else \(randomSubsets) random, deep every \(subsetDeepEvery)"
-                 + (subsetFamilies.map { ", families \($0) only" } ?? "") : ""))
+              + (exhaustiveSubsets ? "\nall-subsets: \(subsetsDescription); deep every \(subsetDeepEvery)" : ""))
         var rows: [(name: String, totals: CrashExplorer.Totals)] = []
         var violations: [CrashExplorer.Violation] = []
         var errors: [String] = []
@@ -192,7 +211,7 @@ struct CrashTest: ParsableCommand {
         for (family, ws) in families {
             var totals = CrashExplorer.Totals()
             for (i, w) in ws.enumerated() {
-                let r = explorerFor(family).run(w)
+                let r = try explorerFor(family).run(w)
                 totals.add(r)
                 if perWorkload { rows.append((w.name, CrashExplorer.Totals([r]))) }
                 violations += r.violations
