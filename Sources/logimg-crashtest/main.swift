@@ -58,10 +58,10 @@ struct CrashTest: ParsableCommand {
           help: "Add the all-subsets class: every subset of the pending operations at each sync point, barrier acknowledgement and the final point (seeded random ones past --exhaustive-limit).")
     var exhaustiveSubsets = false
 
-    @Option(help: "With --exhaustive-subsets: all 2^n subsets when at most this many operations are pending.")
+    @Option(help: "With --exhaustive-subsets: all 2^n subsets when at most this many operations are pending (or 2^n <= --random-subsets).")
     var exhaustiveLimit: Int = 12
 
-    @Option(help: "With --exhaustive-subsets: distinct seeded random subsets when more are pending.")
+    @Option(help: "With --exhaustive-subsets: distinct seeded random subsets when more are pending (at most 4x as many draws).")
     var randomSubsets: Int = 10_000
 
     @Option(help: "With --exhaustive-subsets: the families whose all-subsets class runs at every crash point (after every file operation), not only at syncs, acknowledgements and the end: all, none, or from 1, 2, 3, random, selected, e.g. 1,2,3.")
@@ -182,7 +182,7 @@ struct CrashTest: ParsableCommand {
         if subsetCensus {
             guard exhaustiveSubsets else { throw ValidationError("--subset-census needs --exhaustive-subsets") }
             print("all-subsets census: seed \(seed), \(subsetsDescription)")
-            print("family          workloads  points  sampled  max-n     subsets    states")
+            print("family          workloads  points  sampled  max-n     subsets    states  (sampled: subsets  states)")
             for (family, ws) in families {
                 let e = try explorerFor(family)
                 guard e.options.exhaustiveSubsets else { continue }
@@ -192,7 +192,7 @@ struct CrashTest: ParsableCommand {
                       + [ws.count, c.points, c.sampledPoints, c.maxPending, c.subsets, c.states].enumerated().map { i, v in
                           let s = "\(v)"
                           return String(repeating: " ", count: max(0, [11, 8, 9, 7, 12, 10][i] - s.count)) + s
-                      }.joined())
+                      }.joined() + "  (\(c.sampledSubsets)  \(c.sampledStates))")
             }
             return
         }

@@ -2,11 +2,12 @@
 // "subsets of the unsynced operations that their dependencies allow: all of
 // them when 12 or fewer are pending, otherwise at least 10,000 seeded random
 // subsets"). At every crash point of a workload where operations are pending
-// (after each sync, at each barrier acknowledgement, and at the end), every
-// subset of the pending operations lands, or seeded random subsets when there
-// are too many. A pending operation lands only if what it depends on landed
-// (`SimHistory.plan`), so different subsets can give the same state; each
-// distinct state is recovered and checked once per crash point's expectation.
+// (after each sync, at each barrier acknowledgement, and at the end; or after
+// every operation), every subset of the pending operations lands, or seeded
+// random subsets when there are too many. A pending operation lands only if
+// what it depends on landed (`SimHistory.plan`), so different subsets can give
+// the same state; each distinct state is recovered and checked once per crash
+// point's expectation.
 
 import LogImage
 
@@ -15,7 +16,8 @@ extension CrashExplorer {
     package struct SubsetCensus: Sendable {
         /// Crash points with at least one pending operation.
         package var points = 0
-        /// Of those, points with more than `exhaustiveLimit` pending (sampled, not exhaustive).
+        /// Of those, points with more than `exhaustiveLimit` pending and more
+        /// than `randomSubsets` subsets (sampled, not exhaustive).
         package var sampledPoints = 0
         /// The most operations pending at one of those points.
         package var maxPending = 0
@@ -23,6 +25,9 @@ extension CrashExplorer {
         package var subsets = 0
         /// Distinct crash states among them (the ones recovered and checked).
         package var states = 0
+        /// Of `subsets` and `states`, those of the sampled points.
+        package var sampledSubsets = 0
+        package var sampledStates = 0
 
         package init() {}
 
@@ -32,6 +37,8 @@ extension CrashExplorer {
             maxPending = max(maxPending, c.maxPending)
             subsets += c.subsets
             states += c.states
+            sampledSubsets += c.sampledSubsets
+            sampledStates += c.sampledStates
         }
     }
 
@@ -82,13 +89,15 @@ extension CrashExplorer {
                 body(k, subset, { SimFileSystem(tree: h.execute(plan), nextInode: h.nextInode) })
                 return true
             }
-            if pending.count <= options.exhaustiveLimit {
+            // All subsets up to the limit, and when there are no more of them than random ones would be drawn.
+            if pending.count <= options.exhaustiveLimit || (pending.count < 40 && 1 << pending.count <= options.randomSubsets) {
                 for mask in 0..<(1 << pending.count) {
                     _ = visit(Set(pending.indices.filter { mask & (1 << $0) != 0 }.map { pending[$0] }))
                 }
             } else {
                 // Seeded random subsets, each pending operation in with probability 1/2,
-                // until `randomSubsets` distinct states or four times as many draws.
+                // until `randomSubsets` distinct states or four times as many draws
+                // (subsets whose dependencies did not land can leave fewer states).
                 census.sampledPoints += 1
                 var rng = SeededRandom(seed: options.seed ^ seed ^ (UInt64(k) &* 0x9E37_79B9_7F4A_7C15))
                 var distinct = 0, drawn = 0
@@ -96,6 +105,8 @@ extension CrashExplorer {
                     drawn += 1
                     if visit(Set(pending.filter { _ in rng.next() & 1 == 1 })) { distinct += 1 }
                 }
+                census.sampledSubsets += drawn
+                census.sampledStates += distinct
             }
         }
         return census

@@ -49,9 +49,11 @@ package struct CrashExplorer: Sendable {
         /// Adds the all-subsets class: at every crash point with pending
         /// operations among the sync points, the barrier acknowledgements and
         /// the final point, every subset of the pending operations when at
-        /// most `exhaustiveLimit` are pending, else `randomSubsets` distinct
-        /// seeded random ones. Subsets that give the same state (an operation
-        /// whose dependency did not land is dropped) are checked once.
+        /// most `exhaustiveLimit` are pending (or there are no more than
+        /// `randomSubsets` subsets), else `randomSubsets` distinct seeded
+        /// random ones (or as many as four times that many draws reach).
+        /// Subsets that give the same state (an operation whose dependency
+        /// did not land is dropped) are checked once.
         package var exhaustiveSubsets = false
         package var exhaustiveLimit = 12
         package var randomSubsets = 10_000
