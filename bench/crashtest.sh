@@ -6,7 +6,7 @@
 # every subset of the pending operations (10,000 seeded random ones past 12
 # pending) after every file operation of the length 1-3 workloads and at the
 # syncs, barrier acknowledgements and the end of the random runs (after every
-# operation they would have ~157,000 states, most of the 25-minute budget).
+# operation they would add 157,674 states, over a 25-minute budget).
 # Prints the report table and keeps it in bench/results/crashtest-<date>.txt;
 # exits non-zero on any violation.
 #
