@@ -120,8 +120,7 @@ extension LogImage {
         guard epoch != s.epochs.head, s.epochs.maps[epoch] != nil else { return }
         var updates: [Extent] = []
         s.epochs.maps[epoch]!.forEach(in: old.lba..<old.end) { cur in
-            let expected = old.kind == .data ? old.sectorOffset + UInt32(cur.lba - old.lba) : old.sectorOffset
-            guard cur.kind == old.kind, cur.segment == old.segment, cur.sectorOffset == expected else { return }
+            guard cur.stillShows(old) else { return }
             updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: .trimmed, segment: 0, sectorOffset: 0))
         }
         for u in updates { s.epochs.maps[epoch]!.insert(u) }

@@ -103,8 +103,7 @@ extension LogImage {
         var updates: [Extent] = []
         let m = epoch == s.epochs.head ? s.map : (s.epochs.maps[epoch] ?? ExtentMap())
         m.forEach(in: range) { cur in
-            let expected = old.kind == .data ? old.sectorOffset + UInt32(cur.lba - old.lba) : old.sectorOffset
-            guard cur.kind == old.kind, cur.segment == old.segment, cur.sectorOffset == expected else { return }
+            guard cur.stillShows(old) else { return }
             updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: kind, segment: UInt32(header.segmentNumber),
                                   sectorOffset: kind == .data ? base + UInt32(cur.lba - header.lba) : base))
         }
@@ -136,5 +135,16 @@ extension LogImage {
             try readPiece(piece, lba: e.lba, into: dest)
             return
         }
+    }
+}
+
+extension Extent {
+    /// Whether this entry (a piece of a map, inside `old`'s range) still holds
+    /// `old`'s data where `old` put it: the same kind and segment, and the same
+    /// sector offset for each sector (data) or the same frame (compressed).
+    /// The test every repoint makes before changing an entry (format §5.6 step 4).
+    func stillShows(_ old: Extent) -> Bool {
+        let expected = old.kind == .data ? old.sectorOffset + UInt32(lba - old.lba) : old.sectorOffset
+        return kind == old.kind && segment == old.segment && sectorOffset == expected
     }
 }
