@@ -100,18 +100,7 @@ final class CompactorTests: XCTestCase {
         XCTAssertGreaterThan(r.segmentsDeleted, 0)
         let plan = fs.crashPlan(seed: 3, maxStates: Int(ProcessInfo.processInfo.environment["LOGIMG_CRASH_STATES"] ?? "") ?? 250)
         XCTAssertGreaterThan(plan.count, 30)  // copies of adjacent extents share records: few file operations
-        for point in plan {
-            let crashed = fs.crashState(point)
-            let report = try LogImage.check(at: "/k.limg", repair: false, fileSystem: crashed)
-            XCTAssertTrue(report.isConsistent, "\(point): \(report.corruptions)")
-            do {
-                let re = try LogImage.open(at: "/k.limg", mode: .readWrite, fileSystem: crashed)
-                XCTAssertTrue(try re.read(at: 0, count: 2 << 20) == head, "\(point): head differs")
-                XCTAssertTrue(try re.openSnapshot(name: "s").read(at: 0, count: 2 << 20) == snap, "\(point): snapshot differs")
-            } catch {
-                XCTFail("\(point): \(error)")
-            }
-        }
+        try assertEveryCrashStateReads(plan, of: fs, path: "/k.limg", head: head, snapshot: ("s", snap))
         print("compaction crash states: \(plan.count), \(fs.operationCount) file operations")
     }
 

@@ -107,18 +107,7 @@ final class DefragmentTests: XCTestCase {
         XCTAssertGreaterThan(r.segmentsDeleted, 0)
         let plan = fs.crashPlan(seed: 9, maxStates: Int(ProcessInfo.processInfo.environment["LOGIMG_CRASH_STATES"] ?? "") ?? 80)
         XCTAssertGreaterThan(plan.count, 50)
-        for point in plan {
-            let crashed = fs.crashState(point)
-            let report = try LogImage.check(at: "/f.limg", repair: false, fileSystem: crashed)
-            XCTAssertTrue(report.isConsistent, "\(point): \(report.corruptions)")
-            do {
-                let re = try LogImage.open(at: "/f.limg", mode: .readWrite, fileSystem: crashed)
-                XCTAssertTrue(try re.read(at: 0, count: Self.size) == head, "\(point): head differs")
-                XCTAssertTrue(try re.openSnapshot(name: "half").read(at: 0, count: Self.size) == snap, "\(point): snapshot differs")
-            } catch {
-                XCTFail("\(point): \(error)")
-            }
-        }
+        try assertEveryCrashStateReads(plan, of: fs, path: "/f.limg", head: head, snapshot: ("half", snap))
         print("defragmentation crash states: \(plan.count), \(fs.operationCount) file operations")
     }
 }

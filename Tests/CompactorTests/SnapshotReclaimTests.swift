@@ -75,17 +75,6 @@ final class SnapshotReclaimTests: XCTestCase {
         XCTAssertGreaterThan(r.segmentsDeleted, 0)
         let plan = fs.crashPlan(seed: 12, maxStates: Int(ProcessInfo.processInfo.environment["LOGIMG_CRASH_STATES"] ?? "") ?? 120)
         XCTAssertGreaterThan(plan.count, 30)
-        for point in plan {
-            let crashed = fs.crashState(point)
-            let report = try LogImage.check(at: "/a.limg", repair: false, fileSystem: crashed)
-            XCTAssertTrue(report.isConsistent, "\(point): \(report.corruptions)")
-            do {
-                let re = try LogImage.open(at: "/a.limg", mode: .readWrite, fileSystem: crashed)
-                XCTAssertTrue(try re.read(at: 0, count: 2 << 20) == head, "\(point): head differs")
-                XCTAssertTrue(try re.openSnapshot(name: "new").read(at: 0, count: 2 << 20) == snap, "\(point): snapshot differs")
-            } catch {
-                XCTFail("\(point): \(error)")
-            }
-        }
+        try assertEveryCrashStateReads(plan, of: fs, path: "/a.limg", head: head, snapshot: ("new", snap))
     }
 }
