@@ -109,4 +109,6 @@ if FileManager.default.fileExists(atPath: "/usr/include/rados/librados.h") {
         ),
         .testTarget(name: "LogImageRadosTests", dependencies: ["LogImage", "LogImageRados", "Compactor", "LogImageTestSupport"]),
     ]
+    // The CLI takes rados://POOL/NAME wherever it takes an image path.
+    package.targets.first { $0.name == "logimg" }!.dependencies.append("LogImageRados")
 }

@@ -32,10 +32,11 @@ extension RadosImageStore {
     /// Who holds the image lock now.
     package func lockers() throws -> [RadosLock.Locker] { try RadosLock.lockers(conn, oid: Self.manifestName) }
 
-    /// Breaks every holder's lock and returns who held it. Only for fencing: if
-    /// a holder is still running it keeps writing, and two writers corrupt the
-    /// image. Make sure it is dead (or blocklisted) first.
-    package func breakLock() throws -> [RadosLock.Locker] { try RadosLock.breakAll(conn, oid: Self.manifestName) }
+    /// Blocklists every holder of the writer lock and breaks its lock; returns
+    /// who held it. See `LogImage.breakLock(radosURL:)`.
+    package func breakLock(blocklistSeconds: UInt32 = 0) throws -> [RadosLock.Locker] {
+        try RadosLock.breakAll(conn, oid: Self.manifestName, blocklistSeconds: blocklistSeconds)
+    }
 
     /// Removes every object of the image (for tests and for deleting an image).
     package func destroy() throws {
@@ -74,11 +75,50 @@ extension LogImage {
     }
 
     /// Opens the image at `rados://POOL/NAME`, recovering it if needed; see
-    /// `open(at:mode:)`. A writer takes the RADOS exclusive lock on the
-    /// manifest object and a reader a shared one.
-    /// - Throws: as `open(at:mode:)`; `locked` names the holder's cookie.
+    /// `open(at:mode:)`. Recovery needs nothing but the pool: any host can
+    /// open an image whose writer died elsewhere.
+    ///
+    /// A writer takes the RADOS exclusive lock on the manifest object, which
+    /// it holds until `close()`. A reader takes no lock: it may run beside a
+    /// writer on another host, sees the image as it was when it opened, and
+    /// may get `notFound` reading data the writer's compactor has since moved.
+    /// - Throws: as `open(at:mode:)`; `locked` names the holder's cookie,
+    ///   client and address.
     public static func open(radosURL url: String, mode: OpenMode) throws -> LogImage {
         try open(rados: RadosImageStore(url: url), mode: mode)
+    }
+
+    /// Verifies the image at `rados://POOL/NAME`; see `check(at:repair:)`.
+    /// Without `repair` it takes no lock. With `repair` it opens the image
+    /// read-write (taking the writer lock) to cut a torn tail off.
+    /// - Throws: as `check(at:repair:)`.
+    public static func check(radosURL url: String, repair: Bool = false) throws -> CheckReport {
+        let store = try RadosImageStore(url: url)
+        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
+        return try check(store: store, repair: repair)
+    }
+
+    /// Fences the writer holding the image at `rados://POOL/NAME` and breaks
+    /// its lock, so that the next read-write open succeeds. Use it only after
+    /// the holder's host died: each holder's RADOS client address is first
+    /// blocklisted on the OSDs (for `blocklistSeconds`, 0 meaning the
+    /// cluster's default of one hour), so a holder that is still alive can no
+    /// longer write and gets an error instead of corrupting the image.
+    /// - Returns: the holders that were fenced, one line each (cookie
+    ///   `host:pid:n`, client and address); empty if the lock was free.
+    /// - Throws: `notFound` (no such image or pool), `io`.
+    @discardableResult
+    public static func breakLock(radosURL url: String, blocklistSeconds: UInt32 = 0) throws -> [String] {
+        let store = try RadosImageStore(url: url)
+        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
+        return try store.breakLock(blocklistSeconds: blocklistSeconds).map { "\($0.cookie) (\($0.client) at \($0.address))" }
+    }
+
+    /// `openForSnapshotCommands(at:)` for `rados://POOL/NAME`.
+    package static func openForSnapshotCommands(radosURL url: String) throws -> LogImage {
+        let store = try RadosImageStore(url: url)
+        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
+        return try open(store: store, mode: .readWrite, metadataOnly: true)
     }
 
     /// `create(radosURL:)` on a connected store, with engine tuning.

@@ -140,14 +140,28 @@ package struct RadosImageStore: ImageStore {
 
     // MARK: Lock and housekeeping
 
+    /// A writer takes the exclusive `cls_lock` on the manifest object. A reader
+    /// takes no lock at all (issue 7: a RADOS lock outlives a reader that
+    /// crashed, and would then block every writer until someone broke it), so
+    /// a reader may run beside a writer on another host. It then reads the
+    /// image as recovery found it at open time, and a read of a segment the
+    /// writer's compactor deleted since fails with `notFound` (or is planned
+    /// again from the reader's own map, which still points there, and fails
+    /// as `corruption`): read-only opens of an image in use are for
+    /// inspection (`info`, `check`), like `qemu-img --force-share`.
+    ///
     /// Checks that the manifest exists first: taking a `cls_lock` on a missing
     /// object would create it empty.
     package func lock(exclusive: Bool) throws -> any DirectoryLock {
         guard try conn.size(of: Self.manifestName) != nil else {
             throw LogImageError(.notFound, "\(name): no such image")
         }
-        return try RadosLock.take(conn, oid: Self.manifestName, exclusive: exclusive)
+        guard exclusive else { return NoLock() }
+        return try RadosLock.take(conn, oid: Self.manifestName)
     }
+
+    /// What a reader holds: nothing.
+    final class NoLock: DirectoryLock {}
 
     /// A no-op: RADOS has no directory entries to make durable. An object's
     /// creation, replacement or removal is one OSD transaction, and librados

@@ -7,16 +7,16 @@ import SystemPackage
 import Glibc
 #endif
 
-/// The image lock on RADOS: a `cls_lock` lock named `logimg` on the manifest
-/// object, exclusive for a writer and shared for a reader, with a cookie that
-/// names the holder (`host:pid:n`). It replaces flock(2) on the directory
-/// (Spec §3, *Lock*), with one difference: RADOS keeps the lock when the
-/// holding process dies. After a crash the next opener gets `locked` naming
-/// the dead holder until someone breaks the lock (`RadosImageStore.breakLock`),
-/// which is only safe once that holder is known to be gone (fencing).
+/// The image's writer lock on RADOS: an exclusive `cls_lock` lock named
+/// `logimg` on the manifest object, with a cookie that names the holder
+/// (`host:pid:n`). It replaces flock(2) on the directory (Spec §3, *Lock*)
+/// for writers; readers take none (`RadosImageStore.lock`). One difference:
+/// RADOS keeps the lock when the holding process dies. After a crash the next
+/// writer gets `locked` naming the dead holder until someone breaks the lock
+/// (`LogImage.breakLock(radosURL:)`, `--break-lock`), which fences the old
+/// holder first by blocklisting its client address.
 package final class RadosLock: DirectoryLock {
     static let lockName = "logimg"
-    static let sharedTag = "logimg-readers"
 
     let conn: RadosConnection
     let oid: String
@@ -32,20 +32,17 @@ package final class RadosLock: DirectoryLock {
     /// and anything else leaves a stale lock that `breakLock` can remove.
     deinit { _ = rados_unlock(conn.ioctx, oid, Self.lockName, cookie) }
 
-    /// Takes the lock without waiting; throws `locked` naming the holders.
-    static func take(_ conn: RadosConnection, oid: String, exclusive: Bool) throws -> RadosLock {
+    /// Takes the exclusive lock without waiting; throws `locked` naming the holder.
+    static func take(_ conn: RadosConnection, oid: String) throws -> RadosLock {
         let cookie = nextCookie()
-        let desc = exclusive ? "logimg writer \(cookie)" : "logimg reader \(cookie)"
-        let r = exclusive
-            ? rados_lock_exclusive(conn.ioctx, oid, lockName, cookie, desc, nil, 0)
-            : rados_lock_shared(conn.ioctx, oid, lockName, cookie, sharedTag, desc, nil, 0)
+        let r = rados_lock_exclusive(conn.ioctx, oid, lockName, cookie, "logimg writer \(cookie)", nil, 0)
         if r == -EBUSY {
             let holders = (try? lockers(conn, oid: oid).map { "\($0.cookie) (\($0.client) at \($0.address))" }) ?? []
             let who = holders.isEmpty ? "" : "; held by " + holders.joined(separator: ", ")
-            throw LogImageError(.locked, "\(conn.name) is in use by another process (\(exclusive ? "it holds a lock" : "a writer holds it")\(who))",
+            throw LogImageError(.locked, "\(conn.name) is in use by another process (it holds the writer lock\(who)); if that process is dead, --break-lock fences it and takes over",
                                 cause: Errno(rawValue: EBUSY))
         }
-        if r < 0 { throw RadosConnection.error(r, exclusive ? "lock_exclusive" : "lock_shared", conn.object(oid)) }
+        if r < 0 { throw RadosConnection.error(r, "lock_exclusive", conn.object(oid)) }
         return RadosLock(conn: conn, oid: oid, cookie: cookie)
     }
 
@@ -78,14 +75,34 @@ package final class RadosLock: DirectoryLock {
         }
     }
 
-    /// Removes every holder's lock (fencing after a holder died).
-    static func breakAll(_ conn: RadosConnection, oid: String) throws -> [Locker] {
+    /// Fences and removes every holder's lock, for taking over from a writer
+    /// whose host died. Each holder's RADOS client address is first added to
+    /// the OSD blocklist (`rados_blocklist_add`, for `blocklistSeconds`; 0 is
+    /// the cluster's default, an hour), so a holder that is in fact still
+    /// running can no longer write: its next operation fails. Then the lock is
+    /// broken. Returns the holders.
+    static func breakAll(_ conn: RadosConnection, oid: String, blocklistSeconds: UInt32 = 0) throws -> [Locker] {
         let holders = try lockers(conn, oid: oid)
         for h in holders {
+            if let addr = blocklistAddress(h.address) {
+                var chars = Array(addr.utf8CString)  // the C signature takes `char *`
+                let r = chars.withUnsafeMutableBufferPointer { rados_blocklist_add(conn.cluster, $0.baseAddress, blocklistSeconds) }
+                if r < 0 { throw RadosConnection.error(r, "blocklist \(h.client) at \(addr) (fencing \(h.cookie))", conn.object(oid)) }
+            }
             let r = rados_break_lock(conn.ioctx, oid, lockName, h.client, h.cookie)
             if r < 0 && r != -ENOENT { throw RadosConnection.error(r, "break lock of \(h.cookie)", conn.object(oid)) }
         }
         return holders
+    }
+
+    /// `IP:PORT/NONCE` from a locker's address as `rados_list_lockers` gives
+    /// it (`127.0.0.1:0/3091840571`, or with a `v1:`/`v2:` or `any:` prefix);
+    /// nil when it is not of that shape.
+    static func blocklistAddress(_ address: String) -> String? {
+        var a = Substring(address)
+        for prefix in ["any:", "v1:", "v2:"] where a.hasPrefix(prefix) { a = a.dropFirst(prefix.count) }
+        guard a.contains("/"), a.contains(":") else { return nil }
+        return String(a)
     }
 
     /// Splits `len` bytes of NUL-separated strings.

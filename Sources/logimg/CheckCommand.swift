@@ -17,11 +17,13 @@ struct CheckCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
 
     @Flag(name: .long, help: "Cut off a torn, unflushed log tail (never touches flushed data).")
     var repair = false
+
+    @OptionGroup var lock: BreakLockOption
 
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
@@ -41,7 +43,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try LogImage.check(at: path, repair: repair)
+        let report = try ImageName.check(path, repair: repair, breakLock: lock.breakLock)
         switch output {
         case .json:
             print(try Output.json(JSONReport(

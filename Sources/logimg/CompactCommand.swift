@@ -24,8 +24,10 @@ struct CompactCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
+
+    @OptionGroup var lock: BreakLockOption
 
     @Option(name: .long, help: "Stop once garbage is at most this percentage of the log (default 10).")
     var untilGarbage: Double = 10
@@ -60,7 +62,7 @@ struct CompactCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try LogImage.open(at: path, mode: .readWrite)
+        let image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
         var options = Compactor.Options()
         options.untilGarbage = untilGarbage / 100
         options.policy = Compactor.Policy(rawValue: policy)!
@@ -79,7 +81,7 @@ struct CompactCommand: ParsableCommand {
         bar.finish()
         try image.close()
         let seconds = monotonicSeconds() - start
-        let after = try LogImage.open(at: path, mode: .readOnly).info().logBytes
+        let after = try ImageName.open(path, mode: .readOnly).info().logBytes
         switch output {
         case .json:
             print(try Output.json(JSONReport(image: path, report: report, seconds: seconds, logBytesBefore: before, logBytesAfter: after)))

@@ -30,7 +30,7 @@ struct CompareCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "First image: NAME.limg directory, raw file or block device.")
+    @Argument(help: "First image: NAME.limg directory, rados://POOL/NAME, raw file or block device.")
     var a: String
 
     @Argument(help: "Second image.")
@@ -85,7 +85,7 @@ struct CompareCommand: ParsableCommand {
         let fa = try ConvertCommand.detect(a), fb = try ConvertCommand.detect(b)
         var shared: LogImage? = nil
         if fa == .limg, fb == .limg, let ra = realpath(a), ra == realpath(b) {
-            shared = try LogImage.open(at: a, mode: .readOnly)
+            shared = try ImageName.open(a, mode: .readOnly)
         }
         defer { try? shared?.close() }
         func open(_ path: String, _ format: ConvertCommand.SourceFormat, _ snapshot: String?, _ flag: String) throws -> any ConvertSource {
@@ -94,7 +94,7 @@ struct CompareCommand: ParsableCommand {
                 return try RawSource(RawFile.openForReading(path))
             }
             if let shared { return try LimgSource(shared, snapshot: snapshot, ownsImage: false) }
-            return try LimgSource(LogImage.open(at: path, mode: .readOnly), snapshot: snapshot)
+            return try LimgSource(ImageName.open(path, mode: .readOnly), snapshot: snapshot)
         }
         let sa = try open(a, fa, snapshotA, "--snapshot-a")
         let sb = try open(b, fb, snapshotB, "--snapshot-b")

@@ -49,10 +49,10 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: [.customShort("l"), .customLong("snapshot")], help: "limg source: export this snapshot instead of the current contents.")
     var snapshot: String?
 
-    @Argument(help: "Source image: raw file, block device or NAME.limg directory.")
+    @Argument(help: "Source image: raw file, block device, NAME.limg directory or rados://POOL/NAME.")
     var source: String
 
-    @Argument(help: "Destination to create (must not exist).")
+    @Argument(help: "Destination to create (must not exist); a limg destination may be rados://POOL/NAME.")
     var destination: String
 
     func validate() throws {
@@ -74,7 +74,7 @@ struct ConvertCommand: ParsableCommand {
         }
         let src: any ConvertSource = format == .raw
             ? try RawSource(RawFile.openForReading(source))
-            : try LimgSource(LogImage.open(at: source, mode: .readOnly), snapshot: snapshot)
+            : try LimgSource(ImageName.open(source, mode: .readOnly), snapshot: snapshot)
 
         let dst: any ConvertDestination
         switch outputFormat {
@@ -84,7 +84,7 @@ struct ConvertCommand: ParsableCommand {
             var options = LogImage.CreateOptions(virtualSize: (src.size + 511) & ~511)
             if let segmentSize { options.segmentSize = segmentSize } else if let s = src.segmentSize { options.segmentSize = s }
             options.compression = (compression ?? src.compression ?? .none) == .lz4
-            dst = LimgDestination(try LogImage.create(at: destination, options: options), path: destination)
+            dst = LimgDestination(try ImageName.create(destination, options: options), path: destination)
         }
 
         let start = monotonicSeconds()
@@ -147,6 +147,7 @@ struct ConvertCommand: ParsableCommand {
 
     /// The format of `path`, or an error saying why it cannot be converted.
     static func detect(_ path: String) throws -> SourceFormat {
+        if ImageName.isRados(path) { return .limg }
         var st = stat()
         guard stat(path, &st) == 0 else { throw CLIError.errno("could not open", path) }
         switch st.st_mode & S_IFMT {
@@ -374,6 +375,6 @@ final class LimgDestination: ConvertDestination {
     }
     func abort() {
         try? image.close()
-        try? FileManager.default.removeItem(atPath: path)
+        try? ImageName.remove(path)
     }
 }

@@ -14,7 +14,7 @@ struct CreateCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Image to create (a directory, conventionally NAME.limg). Must not exist.")
+    @Argument(help: "Image to create: a directory (conventionally NAME.limg), or rados://POOL/NAME. Must not exist.")
     var path: String
 
     @Option(name: .long, help: "Virtual disk size, e.g. 20G.", transform: SizeParser.parseDiskSize)
@@ -31,7 +31,7 @@ struct CreateCommand: ParsableCommand {
         var options = LogImage.CreateOptions(virtualSize: size)
         if let segmentSize { options.segmentSize = segmentSize }
         options.compression = compression == .lz4
-        let image = try LogImage.create(at: path, options: options)
+        let image = try ImageName.create(path, options: options)
         try image.close()
         print("Formatting '\(path)', fmt=limg size=\(size) segment_size=\(options.segmentSize) compression=\(compression.rawValue)")
     }

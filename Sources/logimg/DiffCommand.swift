@@ -23,7 +23,7 @@ struct DiffCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
 
     @Argument(help: "The older snapshot.")
@@ -49,7 +49,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try LogImage.open(at: path, mode: .readOnly)
+        let image = try ImageName.open(path, mode: .readOnly)
         defer { try? image.close() }
         let changed = try image.changes(from: .snapshot(from), to: to.map { .snapshot($0) } ?? .head)
         // Nothing past the larger of the two disks is guest-visible (trims left by a shrink may reach further).

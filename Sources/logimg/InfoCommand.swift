@@ -13,14 +13,14 @@ struct InfoCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
 
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
     func run() throws {
-        let image = try LogImage.open(at: path, mode: .readOnly)
+        let image = try ImageName.open(path, mode: .readOnly)
         let info = try image.info()
         try image.close()
         switch output {

@@ -17,7 +17,9 @@ struct Logimg: ParsableCommand {
         abstract: "Create, inspect, convert and check logimg (log-structured) disk images.",
         discussion: """
             An image is a directory NAME.limg holding a manifest, segment files \
-            (the log) and checkpoints. See Spec/format.md.
+            (the log) and checkpoints, or the same objects in a Ceph RADOS pool, \
+            named rados://POOL/NAME (the cluster is the one $CEPH_CONF names). \
+            See Spec/format.md.
             """,
         version: "0.1.0",
         subcommands: [CreateCommand.self, InfoCommand.self, ConvertCommand.self, CheckCommand.self, ServeCommand.self,

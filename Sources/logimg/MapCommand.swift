@@ -22,7 +22,7 @@ struct MapCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
 
     @Option(name: [.customShort("l"), .customLong("snapshot")], help: "Map this snapshot instead of the current contents.")
@@ -42,7 +42,7 @@ struct MapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try LogImage.open(at: path, mode: .readOnly)
+        let image = try ImageName.open(path, mode: .readOnly)
         defer { try? image.close() }
         let view: ViewName = snapshot.map { .snapshot($0) } ?? .head
         let size = try snapshot.map { try image.openSnapshot(name: $0).virtualSize } ?? image.virtualSize

@@ -72,7 +72,7 @@ enum QemuInterop {
     /// Converts a foreign image into a new limg image at `destination`.
     static func importImage(_ source: String, to destination: String, options: (UInt64) -> LogImage.CreateOptions) throws -> (size: UInt64, stored: UInt64) {
         let (size, _) = try describe(source)
-        let image = try LogImage.create(at: destination, options: options((size + 511) & ~511))
+        let image = try ImageName.create(destination, options: options((size + 511) & ~511))
         do {
             try withServer(image, snapshot: nil, readOnly: false) { uri in
                 _ = try run(["convert", "-n", "-O", "raw", source, uri], showProgress: Output.stderrIsTerminal)
@@ -83,14 +83,14 @@ enum QemuInterop {
             return (size, stored)
         } catch {
             try? image.close()
-            try? FileManager.default.removeItem(atPath: destination)
+            try? ImageName.remove(destination)
             throw error
         }
     }
 
     /// Converts a limg image (or one snapshot of it) into a new image of a qemu-img format.
     static func exportImage(_ source: String, snapshot: String?, to destination: String, format: String) throws -> UInt64 {
-        let image = try LogImage.open(at: source, mode: .readOnly)
+        let image = try ImageName.open(source, mode: .readOnly)
         defer { try? image.close() }
         if let snapshot { _ = try image.openSnapshot(name: snapshot) }  // a clear error if it is missing
         try withServer(image, snapshot: snapshot, readOnly: true) { uri in

@@ -26,8 +26,10 @@ struct ResizeCommand: ParsableCommand {
     @Flag(name: .long, help: "Allow shrinking (data past the new end is discarded).")
     var shrink = false
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
+
+    @OptionGroup var lock: BreakLockOption
 
     // `-512M` looks like an option to the parser; take it as it comes (qemu-img
     // resize does the same by taking the size before parsing options).
@@ -70,7 +72,7 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let text = sizeText[0]
-        let image = try LogImage.open(at: path, mode: .readWrite)
+        let image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
         do {
             let current = image.virtualSize
             let size: UInt64

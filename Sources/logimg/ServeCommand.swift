@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The image (NAME.limg directory).")
+    @Argument(help: ImageName.help)
     var path: String
 
     @Option(name: .long, help: "Listen on this Unix socket (a stale socket file is replaced).")
@@ -41,8 +41,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "TCP port (default 10809; 0 picks a free port).")
     var port: Int?
 
-    @Flag(name: .long, help: "Serve read-only (the image is opened with a shared lock).")
+    @Flag(name: .long, help: "Serve read-only (a directory is opened with a shared lock; a rados:// image with none).")
     var readOnly = false
+
+    @OptionGroup var lock: BreakLockOption
 
     @Option(name: .long, help: "Most client connections at once (default 64).")
     var maxConnections: Int = 64
@@ -91,7 +93,7 @@ struct ServeCommand: ParsableCommand {
         }
         defer { sources.forEach { $0.cancel() } }
 
-        let image = try LogImage.open(at: path, mode: readOnly ? .readOnly : .readWrite)
+        let image = try ImageName.open(path, mode: readOnly ? .readOnly : .readWrite, breakLock: lock.breakLock)
         let server = NBDServer(image: image, configuration: config, logger: Logger(label: "logimg.nbd"))
         do {
             try server.start()

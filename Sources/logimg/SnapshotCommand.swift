@@ -31,14 +31,16 @@ struct SnapshotCommand: ParsableCommand {
             commandName: "create",
             abstract: "Freeze the current contents under NAME (qemu-img snapshot -c).")
 
-        @Argument(help: "The image (NAME.limg directory).")
+        @Argument(help: ImageName.help)
         var path: String
+
+        @OptionGroup var lock: BreakLockOption
 
         @Argument(help: "Snapshot name: 1 to 255 bytes, no control characters or '/'.")
         var name: String
 
         func run() throws {
-            try SnapshotCommand.withWritable(path) { try $0.createSnapshot(name: name) }
+            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.createSnapshot(name: name) }
         }
     }
 
@@ -47,14 +49,16 @@ struct SnapshotCommand: ParsableCommand {
             commandName: "delete",
             abstract: "Delete snapshot NAME (qemu-img snapshot -d); its space is reclaimed by compaction.")
 
-        @Argument(help: "The image (NAME.limg directory).")
+        @Argument(help: ImageName.help)
         var path: String
+
+        @OptionGroup var lock: BreakLockOption
 
         @Argument(help: "The snapshot to delete.")
         var name: String
 
         func run() throws {
-            try SnapshotCommand.withWritable(path) { try $0.deleteSnapshot(name: name) }
+            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.deleteSnapshot(name: name) }
         }
     }
 
@@ -63,14 +67,16 @@ struct SnapshotCommand: ParsableCommand {
             commandName: "revert",
             abstract: "Make the disk read as snapshot NAME again (qemu-img snapshot -a); writes since are dropped.")
 
-        @Argument(help: "The image (NAME.limg directory).")
+        @Argument(help: ImageName.help)
         var path: String
+
+        @OptionGroup var lock: BreakLockOption
 
         @Argument(help: "The snapshot to revert to.")
         var name: String
 
         func run() throws {
-            try SnapshotCommand.withWritable(path) { try $0.revert(to: name) }
+            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.revert(to: name) }
         }
     }
 
@@ -86,14 +92,14 @@ struct SnapshotCommand: ParsableCommand {
                 an array of snapshot objects.
                 """)
 
-        @Argument(help: "The image (NAME.limg directory).")
+        @Argument(help: ImageName.help)
         var path: String
 
         @Option(name: .long, help: "Output format: human or json.")
         var output: OutputFormat = .human
 
         func run() throws {
-            let image = try LogImage.open(at: path, mode: .readOnly)
+            let image = try ImageName.open(path, mode: .readOnly)
             let list = image.snapshots()
             try image.close()
             switch output {
@@ -111,8 +117,8 @@ struct SnapshotCommand: ParsableCommand {
     /// an O(1) snapshot operation does not pay O(extents) to open the image;
     /// and `close()` on such a handle only flushes, it writes no checkpoint.
     /// The next full open replays the record after the last checkpoint.
-    static func withWritable(_ path: String, _ body: (LogImage) throws -> Void) throws {
-        let image = try LogImage.openForSnapshotCommands(at: path)
+    static func withWritable(_ path: String, breakLock: Bool, _ body: (LogImage) throws -> Void) throws {
+        let image = try ImageName.openForSnapshotCommands(path, breakLock: breakLock)
         do {
             try body(image)
         } catch {

@@ -107,21 +107,28 @@ final class RadosImageTests: RadosTestCase {
         }
     }
 
-    /// The writer's exclusive lock keeps out other writers and readers and
-    /// names its holder; readers share; a dead holder's lock can be broken.
-    func testLockExcludesAndNamesHolderAndCanBeBroken() throws {
+    /// The writer's exclusive lock keeps out other writers and names its
+    /// holder; readers take no lock, so they run beside a writer and never
+    /// block one; a dead holder's lock can be broken, and breaking it fences
+    /// the holder: its connection is blocklisted and can no longer write.
+    func testLockExcludesWritersNotReadersAndBreakingFences() throws {
         let url = try newImageURL()
         let w = try LogImage.create(rados: freshStore(url), options: options, tuning: tuning)
+        try w.write([UInt8](repeating: 7, count: 4096), at: 0)
+        try w.flush()
         let message = assertThrows(.locked) { try LogImage.open(radosURL: url, mode: .readWrite) }
         XCTAssertTrue(message.contains(":\(getpid()):"), "names the holder host:pid:n: \(message)")
-        assertThrows(.locked) { try LogImage.open(radosURL: url, mode: .readOnly) }
+        let reader = try LogImage.open(radosURL: url, mode: .readOnly)
+        XCTAssertEqual(try reader.read(at: 0, count: 4096), [UInt8](repeating: 7, count: 4096), "a reader beside the writer")
+        XCTAssertTrue(try LogImage.check(radosURL: url).isConsistent, "check beside the writer")
+        try reader.close()
         try w.close()
 
         let r1 = try LogImage.open(radosURL: url, mode: .readOnly)
-        let r2 = try LogImage.open(radosURL: url, mode: .readOnly)
-        assertThrows(.locked) { try LogImage.open(radosURL: url, mode: .readWrite) }
+        let w1 = try LogImage.open(radosURL: url, mode: .readWrite)
+        XCTAssertEqual(try freshStore(url).lockers().count, 1, "only the writer holds a lock")
+        try w1.close()
         try r1.close()
-        try r2.close()
 
         // A holder that never lets go (as after kill -9: RADOS keeps the lock).
         let stuck = try freshStore(url)
@@ -129,12 +136,18 @@ final class RadosImageTests: RadosTestCase {
         let fencer = try freshStore(url)
         XCTAssertEqual(try fencer.lockers().count, 1)
         assertThrows(.locked) { try LogImage.open(rados: fencer, mode: .readWrite, tuning: tuning) }
-        XCTAssertEqual(try fencer.breakLock().count, 1)
+        let broken = try LogImage.breakLock(radosURL: url, blocklistSeconds: 60)
+        XCTAssertEqual(broken.count, 1)
+        XCTAssertTrue(broken[0].contains(":\(getpid()):"), broken[0])
+        // Fenced: the old holder's connection can no longer write to the image.
+        XCTAssertThrowsError(try stuck.replaceManifest(try stuck.readManifest()), "a blocklisted client must not write")
         let w2 = try LogImage.open(rados: fencer, mode: .readWrite, tuning: tuning)
         XCTAssertNotNil(held)
-        held = nil   // the old holder's unlock now finds no lock of its own and changes nothing
+        held = nil   // the old holder's unlock now fails (fenced) and changes nothing
         assertThrows(.locked) { try LogImage.open(radosURL: url, mode: .readWrite) }
+        XCTAssertEqual(try w2.read(at: 0, count: 4096), [UInt8](repeating: 7, count: 4096))
         try w2.close()
         XCTAssertEqual(try freshStore(url).lockers().count, 0, "close released the lock")
+        XCTAssertEqual(try LogImage.breakLock(radosURL: url), [], "nothing to break")
     }
 }

@@ -47,9 +47,16 @@ extension LogImage {
 
     package static func check(at path: String, repair: Bool, fileSystem fs: any FileSystem) throws -> CheckReport {
         try requireImageDirectory(path, fs)
-        let store = DirectoryImageStore(path: path, fileSystem: fs)
+        return try check(store: DirectoryImageStore(path: path, fileSystem: fs), repair: repair)
+    }
+
+    /// `check` of an image in any store (a directory, or RADOS objects). The
+    /// caller has checked that the image exists. The check itself only reads
+    /// (under the store's reader lock); `repair` opens the image read-write,
+    /// which cuts the torn tail off, and closes it again.
+    package static func check(store: any ImageStore, repair: Bool, tuning: Tuning = Tuning()) throws -> CheckReport {
         var report = CheckReport()
-        let manifestPath = joinPath(path, Format.manifestName)
+        let manifestPath = joinPath(store.name, Format.manifestName)
         let manifest: Manifest
         do {
             let lock = try store.lock(exclusive: false)
@@ -67,7 +74,7 @@ extension LogImage {
         }
         report = checker.report
         if repair, report.isConsistent, report.findings.contains(where: { $0.severity == .tornTail }) {
-            let img = try open(at: path, mode: .readWrite, fileSystem: fs)
+            let img = try open(store: store, mode: .readWrite, tuning: tuning)
             try img.close()
             report.repaired = true
         }

@@ -16,7 +16,7 @@ extension LogImage {
     /// Reads sectors of a view: `nil` is the head, else a frozen epoch.
     func read(view: UInt32?, lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         var vanished = Set<UInt64>()
-        while true {
+        replan: while true {
             let plan = try planRead(view: view, lba: lba, sectors: sectors, into: buffer)
             if !plan.missingTables.isEmpty {
                 for seg in plan.missingTables {
@@ -30,7 +30,18 @@ extension LogImage {
                 }
                 continue
             }
-            for p in plan.pieces { try readPiece(p, lba: lba, into: buffer) }
+            for p in plan.pieces {
+                do { try readPiece(p, lba: lba, into: buffer) } catch let e as LogImageError where e.code == .notFound {
+                    // In an object store a deleted segment cannot be read through a
+                    // handle opened before (no open-file-survives-unlink): the compactor
+                    // moved the data and deleted the segment after this read was
+                    // planned. Plan again from the current map, once per segment.
+                    guard vanished.insert(p.segment).inserted else {
+                        throw LogImageError(.corruption, "\(store.segmentName(p.segment)) is missing but data still points into it", cause: e)
+                    }
+                    continue replan
+                }
+            }
             return
         }
     }
@@ -76,7 +87,10 @@ extension LogImage {
             return (h, seg, at, crcs)
         }
         guard let (h, seg, at, crcs) = found else { return false }
-        let n = try h.read(into: buffer, at: Int64(at))
+        let n: Int
+        do { n = try h.read(into: buffer, at: Int64(at)) } catch let e as LogImageError where e.code == .notFound {
+            return false  // compacted away since the lookup (object stores only): the general path plans again
+        }
         if n != buffer.count {
             throw LogImageError.corrupt("\(store.segmentName(seg)): short read at offset \(at): wanted \(buffer.count) bytes, file ends after \(n)")
         }
