@@ -24,6 +24,11 @@ public struct NBDServerConfiguration: Sendable {
     public var maxInFlightRequestsPerConnection = 128
     /// Threads doing disk I/O (event-loop threads never touch the disk).
     public var ioThreads = 8
+    /// Most requests one pool work item runs, one after another. Batching saves
+    /// thread hand-offs, which dominate a 4 KiB request served from a local
+    /// disk; over a network store (RADOS), where each read waits a round trip,
+    /// 1 lets every request wait in parallel on its own thread.
+    public var requestsPerWorkItem = 8
     /// Event-loop threads (socket I/O and protocol only).
     public var eventLoopThreads = 2
     /// How long a client may take to finish the handshake before it is disconnected.

@@ -9,7 +9,7 @@ import NIOPosix
 /// - Valid requests run concurrently on the server's I/O thread pool (never
 ///   on the event loop); each reply is sent when its request completes, so
 ///   replies go out of order. The requests decoded from one socket read are
-///   handed to the pool in work items of up to `batchRequests` requests (or
+///   handed to the pool in work items of up to `requestsPerWorkItem` requests (or
 ///   `batchBytes` of cost), run in order within an item: one thread hand-off
 ///   per item instead of per request, which is most of the cost of a 4 KiB
 ///   request (bench/RESULTS.md, NBD profile).
@@ -173,9 +173,8 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    /// Requests per pool work item, and the cost at which an item is closed early
-    /// (so that large requests still run in parallel).
-    static let batchRequests = 8
+    /// The cost at which a pool work item is closed before it holds
+    /// `requestsPerWorkItem` requests (so that large requests still run in parallel).
     static let batchBytes = 256 << 10
 
     /// Starts queued requests while the in-flight limits allow (always at least one),
@@ -195,7 +194,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
             shared.statistics.requestStarted(inFlightBytes: inFlightBytes)
             batch.append((h, payload, c))
             batchCost += c
-            if batch.count == Self.batchRequests || batchCost >= Self.batchBytes {
+            if batch.count >= shared.configuration.requestsPerWorkItem || batchCost >= Self.batchBytes {
                 start(batch)
                 batch.removeAll(keepingCapacity: true)
                 batchCost = 0

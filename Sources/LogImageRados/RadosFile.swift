@@ -79,3 +79,97 @@ package final class RadosFile: StorageFile {
     /// A no-op: RADOS has no preallocation; an OSD allocates on write.
     package func allocate(at offset: Int64, length: Int64) throws {}
 }
+
+extension RadosFile: ConcurrentWrites {
+    /// `rados_aio_write` for every element (split at `maxTransfer`), then waits
+    /// for all: the OSD receives them back to back instead of one per round
+    /// trip. An OSD applies one client's writes to one object in the order it
+    /// sent them, so the object never holds a later batch without the earlier
+    /// ones unless an error is reported, and then the caller rewrites them all.
+    package func write(many writes: [PositionedWrite]) throws {
+        var inFlight: [(completion: rados_completion_t, offset: Int64)] = []
+        inFlight.reserveCapacity(writes.count)
+        var firstError: LogImageError?
+        defer { for op in inFlight { rados_aio_release(op.completion) } }
+        issue: for w in writes {
+            var done = 0
+            while done < w.bytes.count {
+                let n = min(w.bytes.count - done, Self.maxTransfer)
+                var c: rados_completion_t?
+                var r = rados_aio_create_completion2(nil, nil, &c)
+                guard r == 0, let completion = c else {
+                    firstError = RadosConnection.error(r, "aio completion", name)
+                    break issue
+                }
+                let src = (w.bytes.baseAddress! + done).assumingMemoryBound(to: CChar.self)
+                let at = w.offset + Int64(done)
+                r = rados_aio_write(conn.ioctx, oid, completion, src, n, UInt64(at))
+                if r < 0 {
+                    rados_aio_release(completion)
+                    firstError = RadosConnection.error(r, "aio_write", name, offset: at)
+                    break issue
+                }
+                inFlight.append((completion, at))
+                done += n
+            }
+        }
+        // Wait for everything issued, even after an error: the buffers belong to the caller.
+        for op in inFlight {
+            rados_aio_wait_for_complete(op.completion)
+            let r = rados_aio_get_return_value(op.completion)
+            if r < 0, firstError == nil { firstError = RadosConnection.error(r, "aio_write", name, offset: op.offset) }
+        }
+        if let firstError { throw firstError }
+    }
+}
+
+extension RadosFile: ConcurrentReads {
+    /// `rados_aio_read`; a read above `maxTransfer` is done at once, synchronously.
+    package func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> any PendingRead {
+        if buffer.count > Self.maxTransfer { return DoneRead(count: try read(into: buffer, at: offset)) }
+        var c: rados_completion_t?
+        var r = rados_aio_create_completion2(nil, nil, &c)
+        guard r == 0, let completion = c else { throw RadosConnection.error(r, "aio completion", name) }
+        r = rados_aio_read(conn.ioctx, oid, completion, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, UInt64(offset))
+        if r < 0 {
+            rados_aio_release(completion)
+            throw RadosConnection.error(r, "aio_read", name, offset: offset)
+        }
+        return AioRead(file: self, completion: completion, offset: offset)
+    }
+
+    /// One `rados_aio_read` in flight.
+    final class AioRead: PendingRead {
+        let file: RadosFile
+        let completion: rados_completion_t
+        let offset: Int64
+        private var waited = false
+
+        init(file: RadosFile, completion: rados_completion_t, offset: Int64) {
+            self.file = file
+            self.completion = completion
+            self.offset = offset
+        }
+
+        func wait() throws -> Int {
+            waited = true
+            rados_aio_wait_for_complete(completion)
+            let r = rados_aio_get_return_value(completion)
+            if r < 0 { throw RadosConnection.error(r, "aio_read", file.name, offset: offset) }
+            return Int(r)
+        }
+
+        /// Never releases a completion whose read may still write into the caller's buffer.
+        deinit {
+            if !waited { rados_aio_wait_for_complete(completion) }
+            rados_aio_release(completion)
+        }
+    }
+
+    /// A read that finished when it was started.
+    final class DoneRead: PendingRead {
+        let count: Int
+        init(count: Int) { self.count = count }
+        func wait() throws -> Int { count }
+    }
+}

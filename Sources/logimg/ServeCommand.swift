@@ -72,6 +72,11 @@ struct ServeCommand: ParsableCommand {
         var config = NBDServerConfiguration()
         config.readOnly = readOnly
         config.maxConnections = maxConnections
+        if ImageName.isRados(path) {
+            // Each RADOS read waits a network round trip: many threads, one request each.
+            config.ioThreads = 32
+            config.requestsPerWorkItem = 1
+        }
         config.unixSocketPath = socket
         if socket != nil && bind == nil && port == nil {
             config.host = nil  // --socket alone: Unix socket only

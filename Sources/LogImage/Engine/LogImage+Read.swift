@@ -30,7 +30,14 @@ extension LogImage {
                 }
                 continue
             }
-            for p in plan.pieces {
+            var rest = plan.pieces
+            do { rest = try readConcurrently(plan.pieces, lba: lba, into: buffer) } catch let e as PieceNotFound {
+                guard vanished.insert(e.segment).inserted else {
+                    throw LogImageError(.corruption, "\(store.segmentName(e.segment)) is missing but data still points into it", cause: e.error)
+                }
+                continue replan
+            }
+            for p in rest {
                 do { try readPiece(p, lba: lba, into: buffer) } catch let e as LogImageError where e.code == .notFound {
                     // In an object store a deleted segment cannot be read through a
                     // handle opened before (no open-file-survives-unlink): the compactor
@@ -193,6 +200,53 @@ extension LogImage {
         }
         s.segments[segment] = h
         return h
+    }
+
+    /// A piece's segment was not found (see `read(view:lba:sectors:into:)`).
+    struct PieceNotFound: Error {
+        var segment: UInt64
+        var error: LogImageError
+    }
+
+    /// Reads at once every piece that goes straight into `buffer` (4 KiB-aligned
+    /// data) from a file that takes concurrent reads (RADOS), checks their
+    /// blocks, and returns the pieces left for `readPiece`. Local files take
+    /// none: their reads are served from the page cache or one queue anyway.
+    private func readConcurrently(_ pieces: [ReadPiece], lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> [ReadPiece] {
+        guard pieces.count > 1, pieces.contains(where: { $0.handle is any ConcurrentReads }) else { return pieces }
+        var rest: [ReadPiece] = []
+        var started: [(piece: ReadPiece, dest: UnsafeMutableRawBufferPointer, read: any PendingRead)] = []
+        var failure: (any Error)?
+        for p in pieces {
+            let e = p.extent, at = UInt64(e.sectorOffset) * 512
+            let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
+            guard e.kind == .data, at % 4096 == 0, dest.count % 4096 == 0, let file = p.handle as? any ConcurrentReads else {
+                rest.append(p)
+                continue
+            }
+            do { started.append((p, dest, try file.startRead(into: dest, at: Int64(at)))) } catch {
+                failure = error
+                break
+            }
+        }
+        // Wait for every read started, even after a failure: each writes into `buffer`.
+        var counts: [Result<Int, any Error>] = []
+        counts.reserveCapacity(started.count)
+        for s in started { counts.append(Result { try s.read.wait() }) }
+        if let failure { throw failure }
+        for (s, count) in zip(started, counts) {
+            let name = store.segmentName(s.piece.segment)
+            let at = UInt64(s.piece.extent.sectorOffset) * 512
+            let n: Int
+            do { n = try count.get() } catch let e as LogImageError where e.code == .notFound {
+                throw PieceNotFound(segment: s.piece.segment, error: e)
+            }
+            if n != s.dest.count {
+                throw LogImageError.corrupt("\(name): short read at offset \(at): wanted \(s.dest.count) bytes, file ends after \(n)")
+            }
+            try verifyBlocks(UnsafeRawBufferPointer(s.dest), firstBlockOffset: at, crcs: s.piece.crcs, name: name)
+        }
+        return rest
     }
 
     func readPiece(_ p: ReadPiece, lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {

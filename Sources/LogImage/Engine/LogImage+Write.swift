@@ -248,22 +248,36 @@ extension LogImage {
     }
 
     /// Writes every pending batch, in log order, creating segments as needed.
+    /// Where the segment file takes several writes at once (`ConcurrentWrites`:
+    /// RADOS), the pending batches of one segment go out together.
     func drain() throws {
         try io.withLock { io in
-            while let b = state.withLock({ $0.pending.first }) {
-                if b.segment != io.segment {
-                    try roll(&io, to: b.segment)
+            while true {
+                let run = state.withLock { s -> ArraySlice<BatchBuilder> in
+                    guard let first = s.pending.first else { return [] }
+                    return s.pending.prefix { $0.segment == first.segment }
                 }
+                guard let first = run.first, let last = run.last else { return }
+                if first.segment != io.segment {
+                    try roll(&io, to: first.segment)
+                }
+                var done = 1
                 do {
-                    try io.handle.write(b.bytes, at: Int64(b.offset))
+                    if run.count > 1, let file = io.handle as? any ConcurrentWrites {
+                        try file.write(many: run.map { PositionedWrite($0.bytes, at: Int64($0.offset)) })
+                        done = run.count
+                    } else {
+                        try io.handle.write(first.bytes, at: Int64(first.offset))
+                    }
                 } catch let e as LogImageError where e.code == .noSpace {
-                    throw e  // retryable: the batch stays pending
+                    throw e  // retryable: the batches stay pending, and are rewritten whole
                 } catch {
                     throw fail(error)
                 }
+                let end = done == 1 ? first : last
                 state.withLock { s in
-                    s.pending.removeFirst()
-                    s.written = LogPosition(segment: b.segment, offset: b.end)
+                    s.pending.removeFirst(done)
+                    s.written = LogPosition(segment: end.segment, offset: end.end)
                 }
             }
         }

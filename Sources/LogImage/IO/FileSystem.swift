@@ -67,6 +67,42 @@ package protocol StorageFile: AnyObject, Sendable {
 /// An advisory lock; released when the object is released.
 package protocol DirectoryLock: AnyObject, Sendable {}
 
+/// One write of `write(many:)`.
+package struct PositionedWrite {
+    package var bytes: UnsafeRawBufferPointer
+    package var offset: Int64
+    package init(_ bytes: UnsafeRawBufferPointer, at offset: Int64) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+}
+
+/// Files that can have several writes in flight at once (an object store's
+/// asynchronous I/O). Local files keep `StorageFile`'s one-at-a-time default.
+package protocol ConcurrentWrites: StorageFile {
+    /// Writes every element, all in flight together, and returns when all are
+    /// done. On an error some may have landed and others not; rewriting the
+    /// same bytes at the same offsets is then safe (Spec §5), and is what the
+    /// log does on retry.
+    func write(many writes: [PositionedWrite]) throws
+}
+
+/// A read started by `ConcurrentReads.startRead`.
+package protocol PendingRead: AnyObject {
+    /// Waits for the read; returns the bytes read (fewer only at the end of the
+    /// file). Call it exactly once, always: until then the read may still be
+    /// writing into the buffer.
+    func wait() throws -> Int
+}
+
+/// Files that can have several reads in flight at once (an object store's
+/// asynchronous I/O): a read of many pieces then waits one round trip, not one per piece.
+package protocol ConcurrentReads: StorageFile {
+    /// Starts a read of up to `buffer.count` bytes at `offset`. `buffer` must
+    /// stay valid until the returned read's `wait()` has returned.
+    func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> any PendingRead
+}
+
 extension StorageFile {
     /// Reads exactly `buffer.count` bytes or throws `.corruption` naming `path`.
     func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws {
