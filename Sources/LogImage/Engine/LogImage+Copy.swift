@@ -47,10 +47,12 @@ extension LogImage {
             // The run's entries cover [lba, end) exactly, so every byte used is read over.
             if data.count < sectors * 512 { data = [UInt8](repeating: 0, count: sectors * 512) }
             try data.withUnsafeMutableBytes { d in
-                for e in run.entries {
-                    let at = Int(e.lba - run.lba) * 512
-                    try readExtent(e, into: UnsafeMutableRawBufferPointer(rebasing: d[at..<at + Int(e.count) * 512]))
-                }
+                // All of the run's pieces in flight at once where the store allows it (RADOS).
+                let runBuffer = UnsafeMutableRawBufferPointer(rebasing: d[0..<sectors * 512])
+                let pieces = try run.entries.map { try readablePiece($0) }
+                let rest: [ReadPiece]
+                do { rest = try readConcurrently(pieces, lba: run.lba, into: runBuffer) } catch let e as PieceNotFound { throw e.error }
+                for p in rest { try readPiece(p, lba: run.lba, into: runBuffer) }
             }
             // Split as a write would; each record takes the largest seq of the entries it covers.
             var done = 0
@@ -120,8 +122,9 @@ extension LogImage {
         }
     }
 
-    /// Reads one map entry's data (checksums verified), whatever its kind.
-    func readExtent(_ e: Extent, into dest: UnsafeMutableRawBufferPointer) throws {
+    /// The piece that reads one map entry, with its block CRCs (loading its
+    /// segment's CRC table first if needed).
+    func readablePiece(_ e: Extent) throws -> ReadPiece {
         while true {
             let piece = try state.withLock { s -> ReadPiece? in
                 let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
@@ -132,8 +135,7 @@ extension LogImage {
                                  crcs: (first..<first + blocks).map { table.crc(block: $0) })
             }
             guard let piece else { try loadCRCTable(UInt64(e.segment)); continue }
-            try readPiece(piece, lba: e.lba, into: dest)
-            return
+            return piece
         }
     }
 }

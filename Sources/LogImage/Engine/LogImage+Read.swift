@@ -212,7 +212,7 @@ extension LogImage {
     /// data) from a file that takes concurrent reads (RADOS), checks their
     /// blocks, and returns the pieces left for `readPiece`. Local files take
     /// none: their reads are served from the page cache or one queue anyway.
-    private func readConcurrently(_ pieces: [ReadPiece], lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> [ReadPiece] {
+    func readConcurrently(_ pieces: [ReadPiece], lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> [ReadPiece] {
         guard pieces.count > 1, pieces.contains(where: { $0.handle is any ConcurrentReads }) else { return pieces }
         var rest: [ReadPiece] = []
         var started: [(piece: ReadPiece, dest: UnsafeMutableRawBufferPointer, read: any PendingRead)] = []
