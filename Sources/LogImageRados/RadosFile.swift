@@ -15,7 +15,7 @@ package final class RadosFile: StorageFile {
     /// Largest single read or write sent to an OSD. OSDs refuse writes larger
     /// than `osd_max_write_size` (90 MiB by default), and `rados_read` returns
     /// its byte count as an `int`.
-    static let maxTransfer = 16 << 20
+    package static let maxTransfer = 16 << 20
 
     init(conn: RadosConnection, oid: String) {
         self.conn = conn

@@ -38,6 +38,56 @@ final class RadosStoreTests: RadosTestCase {
         assertThrows(.notFound) { try other.size() }
     }
 
+    /// The asynchronous paths: many writes in flight land where each was
+    /// aimed (the log's group commit), many reads in flight each fill their
+    /// own buffer, and a read of a deleted object reports `notFound` when
+    /// waited for (which makes the engine plan the read again).
+    func testConcurrentWritesAndReads() throws {
+        let store = try freshStore(try newImageURL())
+        let seg = try store.createSegment(1, header: [UInt8](repeating: 0, count: 4096), syncDirectory: true)
+        let file = try XCTUnwrap(seg as? any ConcurrentWrites)
+        var rng = SeededRandom(seed: 11)
+        // 40 batches of 4 KiB–160 KiB back to back, and one above maxTransfer (split in parts).
+        var sizes = (0..<40).map { _ in 4096 * Int.random(in: 1...40, using: &rng) }
+        sizes.append(RadosFile.maxTransfer + 8192)
+        let batches = sizes.map { rng.bytes($0) }
+        var offsets: [Int64] = []
+        var end: Int64 = 4096
+        for b in batches { offsets.append(end); end += Int64(b.count) }
+        try withExtendedLifetime(batches) {
+            let writes = zip(batches, offsets).map { b, o in
+                b.withUnsafeBytes { PositionedWrite(UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count), at: o) }
+            }
+            try file.write(many: writes)
+        }
+        XCTAssertEqual(try store.segmentSize(1), UInt64(end))
+
+        let reader = try XCTUnwrap(try store.openSegment(1, writable: false) as? any ConcurrentReads)
+        var buffers = batches.map { [UInt8](repeating: 0, count: $0.count + 4096) }  // + 4 KiB: the last read is short
+        var counts: [Int] = []
+        try buffers.withUnsafeMutableBufferPointer { bufs in
+            var pending: [any PendingRead] = []
+            for i in bufs.indices {
+                pending.append(try bufs[i].withUnsafeMutableBytes {
+                    try reader.startRead(into: UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: $0.count), at: offsets[i])
+                })
+            }
+            counts = try pending.map { try $0.wait() }
+        }
+        for i in batches.indices {
+            let expected = i == batches.count - 1 ? batches[i].count : batches[i].count + 4096
+            XCTAssertEqual(counts[i], expected, "read \(i)")
+            XCTAssertTrue(buffers[i][0..<batches[i].count] == batches[i][...], "read \(i) returned other bytes")
+        }
+
+        try store.deleteSegment(1)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        try buf.withUnsafeMutableBytes { b in
+            let r = try reader.startRead(into: b, at: 4096)
+            XCTAssertThrowsError(try r.wait()) { XCTAssertEqual(($0 as? LogImageError)?.code, .notFound, "\($0)") }
+        }
+    }
+
     func testManifestAndCheckpointsAreReplacedWhole() throws {
         let store = try freshStore(try newImageURL())
         assertThrows(.notFound) { try store.readManifest() }
