@@ -23,18 +23,14 @@ extension LogImage {
                     do { try loadCRCTable(seg) } catch let e as LogImageError where e.code == .notFound {
                         // The compactor deleted it after moving its data: plan again from the
                         // current map. Missing twice means the map points at a lost segment.
-                        guard vanished.insert(seg).inserted else {
-                            throw LogImageError(.corruption, "\(store.segmentName(seg)) is missing but data still points into it", cause: e)
-                        }
+                        guard vanished.insert(seg).inserted else { throw missingSegment(seg, e) }
                     }
                 }
                 continue
             }
             var rest = plan.pieces
             do { rest = try readConcurrently(plan.pieces, lba: lba, into: buffer) } catch let e as PieceNotFound {
-                guard vanished.insert(e.segment).inserted else {
-                    throw LogImageError(.corruption, "\(store.segmentName(e.segment)) is missing but data still points into it", cause: e.error)
-                }
+                guard vanished.insert(e.segment).inserted else { throw missingSegment(e.segment, e.error) }
                 continue replan
             }
             for p in rest {
@@ -43,9 +39,7 @@ extension LogImage {
                     // handle opened before (no open-file-survives-unlink): the compactor
                     // moved the data and deleted the segment after this read was
                     // planned. Plan again from the current map, once per segment.
-                    guard vanished.insert(p.segment).inserted else {
-                        throw LogImageError(.corruption, "\(store.segmentName(p.segment)) is missing but data still points into it", cause: e)
-                    }
+                    guard vanished.insert(p.segment).inserted else { throw missingSegment(p.segment, e) }
                     continue replan
                 }
             }
@@ -200,6 +194,18 @@ extension LogImage {
         }
         s.segments[segment] = h
         return h
+    }
+
+    /// The error for a segment the map still points into after planning the
+    /// read again. A writer's own map never points into a deleted segment, so
+    /// for it this is corruption; a read-only handle beside a writer (RADOS,
+    /// Spec §3.1) sees segments the writer compacted away since it opened.
+    func missingSegment(_ segment: UInt64, _ cause: LogImageError) -> LogImageError {
+        let name = store.segmentName(segment)
+        if mode == .readOnly {
+            return LogImageError(.notFound, "\(name) was deleted after this read-only open (a writer compacted it); reopen to read the current image", cause: cause)
+        }
+        return LogImageError(.corruption, "\(name) is missing but data still points into it", cause: cause)
     }
 
     /// A piece's segment was not found (see `read(view:lba:sectors:into:)`).
