@@ -10,55 +10,6 @@ import Glibc
 /// checkpointed), and kill -9 followed by a restart that recovers every
 /// write acknowledged before a completed flush.
 final class ServeCommandTests: XCTestCase {
-    /// A running `logimg serve`.
-    final class ServeProcess {
-        let process = Process()
-        let stdoutPath: String
-        let stderrPath: String
-
-        init(_ args: [String], in dir: TempDirectory) throws {
-            stdoutPath = dir.file("serve-out-\(UUID().uuidString)")
-            stderrPath = dir.file("serve-err-\(UUID().uuidString)")
-            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: try logimgBinary())
-            process.arguments = ["serve"] + args
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-        var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
-        /// Waits for the "serving … on …" line.
-        func waitReady(timeout: Double = 20) throws -> String {
-            let end = Date().addingTimeInterval(timeout)
-            while Date() < end {
-                if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix("serving ") }) { return String(line) }
-                if !process.isRunning { break }
-                usleep(20_000)
-            }
-            struct NotReady: Error, CustomStringConvertible { var description: String }
-            throw NotReady(description: "logimg serve did not become ready; stdout: \(stdout) stderr: \(stderr)")
-        }
-
-        func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
-
-        /// Waits for exit; returns (status, reason) or nil on timeout.
-        func wait(timeout: Double = 30) -> (Int32, Process.TerminationReason)? {
-            let end = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < end { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
-            return (process.terminationStatus, process.terminationReason)
-        }
-
-        deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        }
-    }
-
     func makeImage(_ dir: TempDirectory, size: UInt64 = 64 << 20) throws -> String {
         let path = dir.file("disk.limg")
         try LogImage.create(at: path, options: .init(virtualSize: size)).close()
