@@ -127,6 +127,9 @@ package final class RadosConnection: @unchecked Sendable {
         let at = offset.map { " at offset \($0)" } ?? ""
         let msg = "\(what): \(op)\(at) failed: \(e.description)"
         switch e {
+        case Errno(rawValue: ESHUTDOWN):
+            // librados answers ESHUTDOWN once this client is on the OSD blocklist.
+            return LogImageError(.io, "\(what): \(op)\(at) refused: this process was fenced (another opener's --break-lock blocklisted it) and can no longer write to the image", cause: e)
         case .noSpace, .diskQuotaExceeded: return LogImageError(.noSpace, msg, cause: e)
         case .noSuchFileOrDirectory: return LogImageError(.notFound, msg, cause: e)
         case .fileExists: return LogImageError(.alreadyExists, msg, cause: e)

@@ -549,6 +549,7 @@ final class RadosServeTests: RadosTestCase {
         a.signal(SIGTERM)
         let exitA = a.wait(timeout: 60)
         XCTAssertEqual(exitA?.1, .exit, "the fenced server must exit, not hang or crash: \(a.stderr)")
+        XCTAssertTrue(a.stderr.contains("fenced"), "the fenced server says why its writes fail: \(a.stderr)")
         stop(b)
         try assertChecksClean(url)
         r = try cli(["convert", "-O", "raw", url, dirB.file("out.raw")])
