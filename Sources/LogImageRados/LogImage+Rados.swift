@@ -128,12 +128,20 @@ extension LogImage {
             throw LogImageError(.invalidArgument, "segment size \(options.segmentSize) is above the OSDs' object size limit (osd_max_object_size \(limit))")
         }
         try store.claimForCreation()
-        return try create(store: store, options: options, tuning: tuning)
+        return try create(store: store, options: options, tuning: radosTuning(tuning))
     }
 
     /// `open(radosURL:)` on a connected store, with engine tuning.
     package static func open(rados store: RadosImageStore, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
         guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try open(store: store, mode: mode, tuning: tuning)
+        return try open(store: store, mode: mode, tuning: radosTuning(tuning))
+    }
+
+    /// Every batch write waits a network round trip, so writers do not wait
+    /// for each other's (`Tuning.writersWaitForDrain`).
+    static func radosTuning(_ tuning: Tuning) -> Tuning {
+        var t = tuning
+        t.writersWaitForDrain = false
+        return t
     }
 }

@@ -33,7 +33,7 @@ extension LogImage {
                 return !s.pending.isEmpty
             } || needDrain
         }
-        if needDrain { try drain() }
+        if needDrain { try drainAfterWrite() }
         if fua { try flush() }
         try checkpointIfDue()
     }
@@ -160,7 +160,7 @@ extension LogImage {
             } || needDrain
             done += n
         }
-        if needDrain { try drain() }
+        if needDrain { try drainAfterWrite() }
         if fua { try flush() }
         try checkpointIfDue()
     }
@@ -243,42 +243,59 @@ extension LogImage {
 
     /// Batches left pending by a failed write (a full disk) are retried before
     /// anything new is accepted, so memory stays bounded while the disk is full.
+    /// With `writersWaitForDrain` false, only once `maxPendingBytes` are pending.
     func drainIfBacklogged() throws {
-        if state.withLock({ !$0.pending.isEmpty }) { try drain() }
+        let pendingBytes = state.withLock { s -> Int in s.pending.reduce(0) { $0 + $1.totalBytes } }
+        if pendingBytes > 0 && (tuning.writersWaitForDrain || pendingBytes >= tuning.maxPendingBytes) { try drain() }
+    }
+
+    /// After a write closed a batch: `drain()`, or with `writersWaitForDrain`
+    /// false, drains only if no other thread is draining. A thread that finds
+    /// the I/O lock held leaves its batch to the holder, which checks for
+    /// pending batches again after releasing the lock: the batch was queued
+    /// before the failed try, so before that release, and is not left behind.
+    func drainAfterWrite() throws {
+        if tuning.writersWaitForDrain { return try drain() }
+        while state.withLock({ !$0.pending.isEmpty }) {
+            guard try io.withLockIfAvailable({ try drainLocked(&$0) }) != nil else { return }
+        }
     }
 
     /// Writes every pending batch, in log order, creating segments as needed.
     /// Where the segment file takes several writes at once (`ConcurrentWrites`:
     /// RADOS), the pending batches of one segment go out together.
     func drain() throws {
-        try io.withLock { io in
-            while true {
-                let run = state.withLock { s -> ArraySlice<BatchBuilder> in
-                    guard let first = s.pending.first else { return [] }
-                    return s.pending.prefix { $0.segment == first.segment }
+        try io.withLock { try drainLocked(&$0) }
+    }
+
+    /// `drain()` with the I/O lock held.
+    private func drainLocked(_ io: inout IOState) throws {
+        while true {
+            let run = state.withLock { s -> ArraySlice<BatchBuilder> in
+                guard let first = s.pending.first else { return [] }
+                return s.pending.prefix { $0.segment == first.segment }
+            }
+            guard let first = run.first, let last = run.last else { return }
+            if first.segment != io.segment {
+                try roll(&io, to: first.segment)
+            }
+            var done = 1
+            do {
+                if run.count > 1, let file = io.handle as? any ConcurrentWrites {
+                    try file.write(many: run.map { PositionedWrite($0.bytes, at: Int64($0.offset)) })
+                    done = run.count
+                } else {
+                    try io.handle.write(first.bytes, at: Int64(first.offset))
                 }
-                guard let first = run.first, let last = run.last else { return }
-                if first.segment != io.segment {
-                    try roll(&io, to: first.segment)
-                }
-                var done = 1
-                do {
-                    if run.count > 1, let file = io.handle as? any ConcurrentWrites {
-                        try file.write(many: run.map { PositionedWrite($0.bytes, at: Int64($0.offset)) })
-                        done = run.count
-                    } else {
-                        try io.handle.write(first.bytes, at: Int64(first.offset))
-                    }
-                } catch let e as LogImageError where e.code == .noSpace {
-                    throw e  // retryable: the batches stay pending, and are rewritten whole
-                } catch {
-                    throw fail(error)
-                }
-                let end = done == 1 ? first : last
-                state.withLock { s in
-                    s.pending.removeFirst(done)
-                    s.written = LogPosition(segment: end.segment, offset: end.end)
-                }
+            } catch let e as LogImageError where e.code == .noSpace {
+                throw e  // retryable: the batches stay pending, and are rewritten whole
+            } catch {
+                throw fail(error)
+            }
+            let end = done == 1 ? first : last
+            state.withLock { s in
+                s.pending.removeFirst(done)
+                s.written = LogPosition(segment: end.segment, offset: end.end)
             }
         }
     }

@@ -91,6 +91,18 @@ public final class LogImage: Sendable {
         /// Write periodic checkpoints on a background queue (true in production);
         /// tests that need a deterministic order of file operations turn it off.
         package var backgroundCheckpoints = true
+        /// true: a writer that closes a batch writes it (and any before it)
+        /// before returning, as does any write that finds a batch pending.
+        /// false: it writes only if no other thread is writing, whose drain
+        /// then takes the batch along, and waits only once `maxPendingBytes`
+        /// are pending. For stores whose every write waits a network round
+        /// trip (RADOS): writers keep filling batches while earlier ones are
+        /// in flight. Durability is the same either way: only `flush` promises it.
+        package var writersWaitForDrain = true
+        /// With `writersWaitForDrain` false, the most bytes of closed batches
+        /// kept in memory before writers wait (also the bound while a full
+        /// store refuses writes).
+        package var maxPendingBytes = 16 << 20
         /// Test-only: deliberate bugs the crash tests must catch. Empty in production.
         package var plantedBugs: Set<PlantedBug> = []
         package init() {}

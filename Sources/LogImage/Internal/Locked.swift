@@ -46,6 +46,14 @@ package final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 
+    /// Runs `body` with exclusive access if the lock is free now; returns nil
+    /// without waiting if another thread holds it.
+    package func withLockIfAvailable<R>(_ body: (inout Value) throws -> R) rethrows -> R? {
+        guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+
     /// Takes the lock; if it was held, records how long the wait took. An
     /// uncontended acquisition costs one trylock, as much as a lock.
     private func lockMeasuringWait() {
