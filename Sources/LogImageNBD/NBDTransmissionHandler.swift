@@ -192,6 +192,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
             inFlightBytes += c
             inFlightOps += 1
             shared.statistics.requestStarted(inFlightBytes: inFlightBytes)
+            if h.type == NBD.cmdRead, startCallbackRead(h, cost: c) { continue }
             batch.append((h, payload, c))
             batchCost += c
             if batch.count >= shared.configuration.requestsPerWorkItem || batchCost >= Self.batchBytes {
@@ -217,17 +218,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let results):
-                for ((h, _, c), r) in zip(batch, results) {
-                    if r.error == NBD.EIO || r.error == NBD.ENOSPC {
-                        // The disk failed or is full: worth a warning, unlike a client's bad request.
-                        self.logger.warning("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
-                    } else if r.error != 0 {
-                        self.logger.debug("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
-                    } else {
-                        self.logger.trace("\(h) -> OK")
-                    }
-                    self.send(r, header: h, cost: c)
-                }
+                for ((h, _, c), r) in zip(batch, results) { self.finished(r, header: h, cost: c) }
             case .failure(let error):
                 // The pool is gone (server stopping): the requests did not run.
                 for (h, _, c) in batch {
@@ -236,6 +227,33 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 }
             }
         }
+    }
+
+    /// Logs a request's outcome and sends its reply.
+    private func finished(_ r: NBDCommandResult, header h: NBDRequestHeader, cost c: Int) {
+        if r.error == NBD.EIO || r.error == NBD.ENOSPC {
+            // The disk failed or is full: worth a warning, unlike a client's bad request.
+            logger.warning("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
+        } else if r.error != 0 {
+            logger.debug("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
+        } else {
+            logger.trace("\(h) -> OK")
+        }
+        send(r, header: h, cost: c)
+    }
+
+    /// Starts a read that completes by callback, off the pool (see
+    /// `NBDCommands.startCallbackRead`); its reply comes back to the event loop.
+    /// False when the read must go to the pool.
+    private func startCallbackRead(_ h: NBDRequestHeader, cost c: Int) -> Bool {
+        guard let context else { return false }
+        let promise = context.eventLoop.makePromise(of: NBDCommandResult.self)
+        guard commands.startCallbackRead(h, done: { promise.succeed($0) }) else {
+            promise.succeed(NBDCommandResult(buffers: []))  // never used: a promise must not be leaked
+            return false
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { r in self.finished(r, header: h, cost: c) }
+        return true
     }
 
     /// Answers a request without running it (a bad request, or shutting down). The reply counts

@@ -173,3 +173,52 @@ extension RadosFile: ConcurrentReads {
         func wait() throws -> Int { count }
     }
 }
+
+extension RadosFile: CallbackReads {
+    /// `rados_aio_read` with a completion callback; `done` runs on a librados
+    /// finisher thread. A read above `maxTransfer` runs at once, synchronously.
+    package func startRead(into buffer: ReadBuffer, at offset: Int64,
+                           done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) throws {
+        if buffer.bytes.count > Self.maxTransfer {
+            done(Result { try read(into: buffer.bytes, at: offset) }.mapError { $0 as? LogImageError ?? LogImageError(.io, "\($0)") })
+            return
+        }
+        let box = Unmanaged.passRetained(CallbackBox(file: self, offset: offset, done: done))
+        var c: rados_completion_t?
+        var r = rados_aio_create_completion2(box.toOpaque(), radosReadCompleted, &c)
+        guard r == 0, let completion = c else {
+            box.release()
+            throw RadosConnection.error(r, "aio completion", name)
+        }
+        r = rados_aio_read(conn.ioctx, oid, completion, buffer.bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
+                           buffer.bytes.count, UInt64(offset))
+        if r < 0 {
+            rados_aio_release(completion)
+            box.release()
+            throw RadosConnection.error(r, "aio_read", name, offset: offset)
+        }
+    }
+
+    /// What a read's completion callback needs.
+    final class CallbackBox {
+        let file: RadosFile
+        let offset: Int64
+        let done: @Sendable (Result<Int, LogImageError>) -> Void
+        init(file: RadosFile, offset: Int64, done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) {
+            self.file = file
+            self.offset = offset
+            self.done = done
+        }
+    }
+}
+
+/// The completion callback of `RadosFile.startRead(into:at:done:)`. librados
+/// holds its own reference to the completion while this runs, so releasing
+/// ours here is safe.
+private func radosReadCompleted(_ completion: rados_completion_t?, _ arg: UnsafeMutableRawPointer?) {
+    guard let completion, let arg else { return }
+    let box = Unmanaged<RadosFile.CallbackBox>.fromOpaque(arg).takeRetainedValue()
+    let r = rados_aio_get_return_value(completion)
+    rados_aio_release(completion)
+    box.done(r < 0 ? .failure(RadosConnection.error(r, "aio_read", box.file.name, offset: box.offset)) : .success(Int(r)))
+}

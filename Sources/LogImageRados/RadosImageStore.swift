@@ -160,6 +160,9 @@ package struct RadosImageStore: ImageStore {
         return try RadosLock.take(conn, oid: Self.manifestName)
     }
 
+    /// Segment objects are read with `rados_aio_read` and a completion callback.
+    package var readsByCallback: Bool { true }
+
     /// What a reader holds: nothing.
     final class NoLock: DirectoryLock {}
 

@@ -67,8 +67,20 @@ extension LogImage {
     /// data extent of at most 32 KiB already written to its segment. Returns
     /// false (having done nothing) when the general path is needed.
     private func readFast(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
-        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0, !metadataOnly else { return false }
-        let found = state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
+        guard let (h, seg, at, crcs) = fastPiece(lba: lba, sectors: sectors) else { return false }
+        let n: Int
+        do { n = try h.read(into: buffer, at: Int64(at)) } catch let e as LogImageError where e.code == .notFound {
+            return false  // compacted away since the lookup (object stores only): the general path plans again
+        }
+        try verifyFast(buffer, count: n, segment: seg, at: at, crcs: crcs)
+        return true
+    }
+
+    /// The lookup of `readFast`: the file, segment, offset and block CRCs of
+    /// the one extent that covers the range, or nil.
+    func fastPiece(lba: UInt64, sectors: UInt64) -> (any StorageFile, UInt64, UInt64, InlineCRCs)? {
+        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0, !metadataOnly else { return nil }
+        return state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
             // Out of range or closed: the general path reports it.
             if s.closed || lba + sectors > s.virtualSize / 512 { return nil }
             var hit: Extent?
@@ -87,11 +99,10 @@ extension LogImage {
             }
             return (h, seg, at, crcs)
         }
-        guard let (h, seg, at, crcs) = found else { return false }
-        let n: Int
-        do { n = try h.read(into: buffer, at: Int64(at)) } catch let e as LogImageError where e.code == .notFound {
-            return false  // compacted away since the lookup (object stores only): the general path plans again
-        }
+    }
+
+    /// Checks a fast read: the full count, and every block against its CRC.
+    func verifyFast(_ buffer: UnsafeMutableRawBufferPointer, count n: Int, segment seg: UInt64, at: UInt64, crcs: InlineCRCs) throws {
         if n != buffer.count {
             throw LogImageError.corrupt("\(store.segmentName(seg)): short read at offset \(at): wanted \(buffer.count) bytes, file ends after \(n)")
         }
@@ -101,7 +112,6 @@ extension LogImage {
                 throw LogImageError.corrupt("\(store.segmentName(seg)): block at offset \(at + UInt64(i * 4096)) fails its checksum (stored \(hex32(crcs[i])), computed \(hex32(got)))")
             }
         }
-        return true
     }
 
     /// A piece of a read that needs a pread.

@@ -103,6 +103,23 @@ package protocol ConcurrentReads: StorageFile {
     func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> any PendingRead
 }
 
+/// A buffer handed to another thread for the duration of a read (the caller
+/// keeps it alive and does not touch it until the read completes).
+package struct ReadBuffer: @unchecked Sendable {
+    package let bytes: UnsafeMutableRawBufferPointer
+    package init(_ bytes: UnsafeMutableRawBufferPointer) { self.bytes = bytes }
+}
+
+/// Files whose reads can complete by callback, without a thread waiting for
+/// each (an object store's asynchronous I/O).
+package protocol CallbackReads: StorageFile {
+    /// Starts a read of up to `buffer.count` bytes at `offset`; `done` runs
+    /// once, on another thread, with the byte count or the error. The buffer
+    /// must stay valid until then.
+    func startRead(into buffer: ReadBuffer, at offset: Int64,
+                   done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) throws
+}
+
 extension StorageFile {
     /// Reads exactly `buffer.count` bytes or throws `.corruption` naming `path`.
     func readExactly(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws {

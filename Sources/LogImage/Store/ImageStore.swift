@@ -43,9 +43,14 @@ package protocol ImageStore: Sendable {
     func syncDirectory() throws
     /// Deletes leftovers of interrupted atomic replacements (`*.tmp`).
     func removeTemporaryFiles() throws
+
+    /// Whether segment files are `CallbackReads` (reads complete by callback).
+    var readsByCallback: Bool { get }
 }
 
 extension ImageStore {
+    package var readsByCallback: Bool { false }
+
     /// `createSegment` with its directory entry made durable (the only correct use).
     func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
         try createSegment(number, header: header, syncDirectory: true)
