@@ -36,7 +36,8 @@ public final class BackgroundCompactor: Sendable {
         self.options = options
     }
 
-    /// Begins checking every `interval` seconds.
+    /// Begins checking every `interval` seconds. It runs while this object is
+    /// alive and not stopped: keep a reference to it.
     public func start() {
         schedule(after: options.interval)
     }
@@ -49,7 +50,10 @@ public final class BackgroundCompactor: Sendable {
 
     private func schedule(after seconds: Double) {
         if state.isStopped { return }
-        queue.asyncAfter(deadline: .now() + seconds) { [self] in self.tick() }
+        // Weak: a pending timer must not keep the image alive after `stop()`. Its
+        // owner then releases it deterministically (for RADOS: the connection is
+        // shut down before the process exits, not on this queue during exit).
+        queue.asyncAfter(deadline: .now() + seconds) { [weak self] in self?.tick() }
     }
 
     private func tick() {
