@@ -5,6 +5,12 @@
 #   bench/soak.sh                              # 10 minutes, 1 GiB disk, seed 1
 #   bench/soak.sh --duration 60                # short mode
 #   bench/soak.sh --duration 600 --size 2G --seed 7 --out /tmp/soak
+#   CEPH_CONF=/var/tmp/ceph/ceph.conf bench/soak.sh --image rados://logimg/soak
+#
+# --image rados://POOL/NAME soaks an image in Ceph RADOS instead of a
+# directory (it must not exist; it is removed at the end). RADOS keeps a
+# killed writer's lock, so every restart and snapshot command after a kill
+# passes --break-lock: each cycle also exercises fencing and takeover.
 #
 # Each cycle:
 #   1. `logimg serve IMAGE --socket SOCK` (background compactor on, as by default).
@@ -65,13 +71,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=600 size=1G seed=1 outdir=bench/results
+duration=600 size=1G seed=1 outdir=bench/results image=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --duration) duration="$2"; shift 2 ;;
         --size) size="$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
         --out) outdir="$2"; shift 2 ;;
+        --image) image="$2"; shift 2 ;;
         -h|--help) sed -n '2,64p' "$0"; exit 0 ;;
         *) echo "bench/soak.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -97,7 +104,12 @@ fi
 [[ -x "$logimg" ]] || { echo "bench/soak.sh: $logimg is not executable" >&2; exit 1; }
 
 work="$(mktemp -d "${BENCH_DIR:-/var/tmp}/logimg-soak.XXXXXX")"
-img="$work/disk.limg"
+img="${image:-$work/disk.limg}"
+break_lock=()
+if [[ $img == rados://* ]]; then
+    [[ -n "${CEPH_CONF:-}" ]] || { echo "bench/soak.sh: --image rados://... needs CEPH_CONF" >&2; exit 2; }
+    break_lock=(--break-lock)
+fi
 sock="$work/nbd.sock"
 uri="nbd+unix:///?socket=$sock"
 pid="" fio_pid="" chk_pid=""
@@ -106,6 +118,10 @@ cleanup() {
     for p in "$fio_pid" "$chk_pid" "$pid"; do
         if [[ -n "$p" ]]; then kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
     done
+    if [[ $img == rados://* ]]; then
+        local pool=${img#rados://}; local ns=${pool#*/}; pool=${pool%%/*}
+        rados -p "$pool" -N "$ns" ls 2>/dev/null | xargs -r rados -p "$pool" -N "$ns" rm 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -349,7 +365,7 @@ if ((duration < 120)); then kill_min=3 kill_span=10; else kill_min=4 kill_span=2
 start_server() {
     rm -f "$sock"
     : >"$work/serve.out"
-    "$logimg" serve "$img" --socket "$sock" "$@" >"$work/serve.out" 2>"$work/serve-$cycle.err" &
+    "$logimg" serve "$img" --socket "$sock" ${break_lock[@]+"${break_lock[@]}"} "$@" >"$work/serve.out" 2>"$work/serve-$cycle.err" &
     pid=$!
     local i
     for ((i = 0; i < 1200; i++)); do
@@ -511,7 +527,7 @@ while true; do
     # The server is down: check, then snapshot create/delete.
     check_image "cycle $cycle, after kill -9"
     new_snapshot="soak-$cycle"
-    if "$logimg" snapshot create "$img" "$new_snapshot" 2>>"$work/snap.err"; then
+    if "$logimg" snapshot create "$img" "$new_snapshot" ${break_lock[@]+"${break_lock[@]}"} 2>>"$work/snap.err"; then
         snapshots+=("$new_snapshot")
         snap_ops=$((snap_ops + 1))
     else
@@ -519,7 +535,7 @@ while true; do
         new_snapshot=""
     fi
     if ((${#snapshots[@]} > 2)); then
-        if "$logimg" snapshot delete "$img" "${snapshots[0]}" 2>>"$work/snap.err"; then
+        if "$logimg" snapshot delete "$img" "${snapshots[0]}" ${break_lock[@]+"${break_lock[@]}"} 2>>"$work/snap.err"; then
             snapshots=("${snapshots[@]:1}")
             snap_ops=$((snap_ops + 1))
         else
@@ -584,11 +600,15 @@ out="$outdir/soak-${stamp}.txt"
 {
     echo "# logimg soak test (serve + fio nbd + kill -9 + flush-aware checker)"
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "command:  bench/soak.sh --duration $duration --size $size --seed $seed"
+    echo "command:  bench/soak.sh --duration $duration --size $size --seed $seed${image:+ --image $image}"
     echo "binary:   $logimg"
     echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources 2>/dev/null || echo ' (+ uncommitted changes)')"
     echo "machine:  $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r), load before $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "fs:       $(df -T "$work" | awk 'NR==2 {print $2 " on " $1}')"
+    if [[ $img == rados://* ]]; then
+        echo "store:    $img (CEPH_CONF=$CEPH_CONF); restarts and snapshot commands pass --break-lock"
+    else
+        echo "fs:       $(df -T "$work" | awk 'NR==2 {print $2 " on " $1}')"
+    fi
     echo "fio:      $(fio --version), 4 jobs x $((fio_region / mib)) MiB, randrw 50/50, bs 4k-64k, iodepth 8, flush every 32 writes, verify=crc32c verify_backlog=256"
     echo "checker:  $((chk_len / mib)) MiB region at byte $chk_off, 1 connection, 512 B-128 KiB writes/zeroes/trims, ~10% FUA, flush every 8-24 writes"
     echo
