@@ -60,7 +60,7 @@ package final class RadosConnection: @unchecked Sendable {
     }
 
     /// The object's size, or nil if it does not exist.
-    func size(of oid: String) throws -> UInt64? {
+    package func size(of oid: String) throws -> UInt64? {
         var size: UInt64 = 0
         var mtime: time_t = 0
         let r = rados_stat(ioctx, oid, &size, &mtime)
@@ -72,7 +72,7 @@ package final class RadosConnection: @unchecked Sendable {
     /// Names of every object in the image's namespace, in no particular order.
     /// This walks every placement group of the pool (the namespace is filtered
     /// by the OSDs), so it costs one round trip per PG.
-    func listObjects() throws -> [String] {
+    package func listObjects() throws -> [String] {
         var ctx: rados_list_ctx_t?
         var r = rados_nobjects_list_open(ioctx, &ctx)
         guard r == 0, let ctx else { throw Self.error(r, "list objects", name) }
@@ -95,7 +95,7 @@ package final class RadosConnection: @unchecked Sendable {
 
     /// Replaces the whole object with `bytes` in one operation, which the OSD
     /// applies atomically: a reader sees the old contents or the new, never a mix.
-    func writeFull(_ oid: String, _ bytes: UnsafeRawBufferPointer) throws {
+    package func writeFull(_ oid: String, _ bytes: UnsafeRawBufferPointer) throws {
         let r = rados_write_full(ioctx, oid, Self.chars(bytes), bytes.count)
         if r < 0 { throw Self.error(r, "write_full", object(oid)) }
     }

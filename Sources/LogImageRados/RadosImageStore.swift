@@ -3,22 +3,24 @@ import LogImage
 /// An image stored as RADOS objects, named `rados://POOL/NAME` (issue 7).
 ///
 /// The image's objects live in pool POOL, in the RADOS namespace NAME, under
-/// exactly the file names of Spec §3: `manifest`, `seg-%016x.log` and
-/// `ckpt-%016x`. The namespace plays the part of the image directory: listing
-/// it lists the image, and images in one pool never see each other's objects.
+/// the file names of Spec §3: `manifest`, `seg-%016x.log` and `ckpt-%016x`
+/// (plus `ckpt-%016x.part-%04x` for checkpoints above one part, Spec §3.1).
+/// The namespace plays the part of the image directory: listing it lists the
+/// image, and images in one pool never see each other's objects.
 ///
 /// How each directory mechanism maps onto RADOS:
 /// - segments: one object each, appended to by offset (`rados_write`) while
 ///   it is the last segment, and never written again once sealed;
-/// - manifest and checkpoints: replaced by one `rados_write_full`, which the
-///   OSD applies atomically, instead of temp + fsync + rename + fsync;
+/// - manifest: replaced by one `rados_write_full`, which the OSD applies
+///   atomically, instead of temp + fsync + rename + fsync; checkpoints: parts
+///   of up to 64 MiB, each one `rados_write_full`, part 0 last;
 /// - durability: librados acks a write only once all replicas committed it,
 ///   so `sync`, `fullSync` and `syncDirectory` have nothing left to do;
 /// - lock: a `cls_lock` on the manifest object (`RadosLock`).
 package struct RadosImageStore: ImageStore {
     package let pool: String
     package let image: String
-    let conn: RadosConnection
+    package let conn: RadosConnection
 
     // The names of Spec §3 (Format's constants are internal to LogImage).
     static let manifestName = "manifest"
@@ -26,10 +28,11 @@ package struct RadosImageStore: ImageStore {
     static let checkpointPrefix = "ckpt-"
     static let tempSuffix = ".tmp"
 
-    /// A checkpoint up to this size is stored by a single atomic
-    /// `rados_write_full`. It must stay below the OSDs' `osd_max_write_size`
-    /// (90 MiB by default). See `writeCheckpoint` for larger ones.
-    package static let maxAtomicWrite = 64 << 20
+    /// A checkpoint is stored in parts of this many bytes, one object each
+    /// (Spec §3.1): a part must stay below the OSDs' `osd_max_write_size`
+    /// (90 MiB by default) to be written by one atomic `rados_write_full`, and
+    /// below `osd_max_object_size` (128 MiB). Settable for tests.
+    package var checkpointPartBytes = 64 << 20
 
     /// Connects to the cluster (`$CEPH_CONF`) and opens the pool. Nothing in the
     /// image is read or created.
@@ -48,6 +51,29 @@ package struct RadosImageStore: ImageStore {
 
     static func segmentObject(_ n: UInt64) -> String { segmentPrefix + hex16(n) + segmentSuffix }
     static func checkpointObject(_ g: UInt64) -> String { checkpointPrefix + hex16(g) }
+
+    /// Part `k` of checkpoint `g` (Spec §3.1): part 0 is `ckpt-%016x` itself,
+    /// part k ≥ 1 is `ckpt-%016x.part-%04x`.
+    package static func checkpointPart(_ g: UInt64, _ k: Int) -> String {
+        if k == 0 { return checkpointObject(g) }
+        let h = String(k, radix: 16)
+        return checkpointObject(g) + partInfix + String(repeating: "0", count: max(0, 4 - h.count)) + h
+    }
+    static let partInfix = ".part-"
+
+    /// For a part object `ckpt-%016x.part-%04x` (k ≥ 1), the name of its part 0.
+    package static func partOwner(_ oid: String) -> String? {
+        let head = checkpointPrefix.utf8.count + 16
+        guard oid.utf8.count == head + partInfix.utf8.count + 4 else { return nil }
+        let owner = String(oid.prefix(head))
+        let rest = oid.dropFirst(head)
+        guard number(in: owner, prefix: checkpointPrefix, suffix: "") != nil, rest.hasPrefix(partInfix),
+              let k = Int(rest.dropFirst(partInfix.count), radix: 16), k >= 1 else { return nil }
+        return owner
+    }
+
+    /// Most parts of one checkpoint (Spec §3.1): 65,535 parts of 64 MiB.
+    static let maxCheckpointParts = 0xffff
 
     package func segmentName(_ number: UInt64) -> String { conn.object(Self.segmentObject(number)) }
     package func checkpointName(_ generation: UInt64) -> String { conn.object(Self.checkpointObject(generation)) }
@@ -108,34 +134,77 @@ package struct RadosImageStore: ImageStore {
         try conn.listObjects().compactMap { Self.number(in: $0, prefix: Self.checkpointPrefix, suffix: "") }.sorted()
     }
 
+    /// All parts, in order, refusing more than `limit` bytes in total.
     package func readCheckpoint(_ generation: UInt64, limit: UInt64) throws -> [UInt8] {
-        try readWhole(Self.checkpointObject(generation), limit: limit)
+        let file = try checkpointFile(generation)
+        let size = UInt64(try file.size())
+        guard size <= limit else {
+            throw LogImageError(.corruption, "\(checkpointName(generation)): \(size) bytes, more than the \(limit) allowed")
+        }
+        return try [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+            let n = try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: 0)
+            guard n == Int(size) else {
+                throw LogImageError(.corruption, "\(checkpointName(generation)): short read: wanted \(size) bytes, got \(n)")
+            }
+            initialized = n
+        }
     }
 
     package func openCheckpoint(_ generation: UInt64) throws -> any StorageFile {
-        try existing(Self.checkpointObject(generation))
+        try checkpointFile(generation)
     }
 
-    /// Up to `maxAtomicWrite` bytes: one atomic `write_full`. A larger
-    /// checkpoint is a `write_full` of its first part followed by writes of
-    /// the rest, because the OSDs refuse larger single writes. That is still
-    /// safe: until the last write lands, the object is shorter than
-    /// `header_length + body_length`, so it is not *valid* (Spec §6) and
-    /// recovery skips it for checkpoint G − 1, which retention kept. (Objects
-    /// above `osd_max_object_size`, 128 MiB by default, are refused outright.)
+    /// The checkpoint's parts as one file: part 0, then parts 1, 2, … up to the
+    /// first that does not exist. The part size is the writer's choice; a
+    /// reader needs only the names. (Parts past a checkpoint's end cannot
+    /// exist: `writeCheckpoint` removes them before writing part 0.)
+    func checkpointFile(_ generation: UInt64) throws -> RadosPartsFile {
+        guard let first = try conn.size(of: Self.checkpointObject(generation)) else {
+            throw LogImageError(.notFound, "\(checkpointName(generation)): no such object")
+        }
+        var parts = [(oid: Self.checkpointObject(generation), size: first)]
+        while parts.count < Self.maxCheckpointParts {
+            let oid = Self.checkpointPart(generation, parts.count)
+            guard let size = try conn.size(of: oid) else { break }
+            parts.append((oid, size))
+        }
+        return RadosPartsFile(conn: conn, parts: parts)
+    }
+
+    /// Spec §3.1, *Writing a checkpoint*: parts 1, 2, … first, each one
+    /// atomic `rados_write_full`, and part 0 (the object the listing finds)
+    /// last. Until part 0 lands the checkpoint does not exist; a crash leaves
+    /// only parts without a part 0, which a writer's open deletes. Parts left
+    /// past the new end by an earlier, interrupted attempt at the same
+    /// generation are removed first, so they can never extend it.
     package func writeCheckpoint(_ generation: UInt64, _ bytes: [UInt8]) throws {
-        let oid = Self.checkpointObject(generation)
+        let partBytes = checkpointPartBytes
+        let count = max(1, (bytes.count + partBytes - 1) / partBytes)
+        guard count <= Self.maxCheckpointParts else {
+            throw LogImageError(.noSpace, "\(checkpointName(generation)): \(bytes.count) bytes is more than \(Self.maxCheckpointParts) parts")
+        }
+        try removeParts(generation, from: count)
         try bytes.withUnsafeBytes { b in
-            let first = min(b.count, Self.maxAtomicWrite)
-            try conn.writeFull(oid, UnsafeRawBufferPointer(rebasing: b[0..<first]))
-            if first < b.count {
-                try RadosFile(conn: conn, oid: oid).write(UnsafeRawBufferPointer(rebasing: b[first...]), at: Int64(first))
+            for k in (0..<count).reversed() {  // part 0 last
+                let lo = k * partBytes, hi = min(b.count, lo + partBytes)
+                try conn.writeFull(Self.checkpointPart(generation, k), UnsafeRawBufferPointer(rebasing: b[lo..<hi]))
             }
         }
     }
 
+    /// Part 0 first: from then on the checkpoint does not exist, and the rest are orphans.
     package func deleteCheckpoint(_ generation: UInt64) throws {
         try conn.remove(Self.checkpointObject(generation))
+        try removeParts(generation, from: 1)
+    }
+
+    /// Removes parts `from`, `from + 1`, … of a checkpoint up to the first missing one.
+    private func removeParts(_ generation: UInt64, from first: Int) throws {
+        var k = max(1, first)
+        while k <= Self.maxCheckpointParts {
+            do { try conn.remove(Self.checkpointPart(generation, k)) } catch let e as LogImageError where e.code == .notFound { return }
+            k += 1
+        }
     }
 
     // MARK: Lock and housekeeping
@@ -175,8 +244,15 @@ package struct RadosImageStore: ImageStore {
     /// `write_full`), but an image imported from a directory might hold some;
     /// Spec §3 says a read-write open deletes them.
     package func removeTemporaryFiles() throws {
-        for oid in try conn.listObjects() where oid.hasSuffix(Self.tempSuffix) {
-            try conn.remove(oid)
+        let objects = try conn.listObjects()
+        let names = Set(objects)
+        for oid in objects {
+            if oid.hasSuffix(Self.tempSuffix) {
+                try conn.remove(oid)
+            } else if let owner = Self.partOwner(oid), !names.contains(owner) {
+                // A part of a checkpoint whose part 0 was never written, or already deleted.
+                do { try conn.remove(oid) } catch let e as LogImageError where e.code == .notFound {}
+            }
         }
     }
 

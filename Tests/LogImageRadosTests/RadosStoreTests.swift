@@ -104,9 +104,9 @@ final class RadosStoreTests: RadosTestCase {
         XCTAssertEqual(try store.openCheckpoint(0x1a).size(), 300)
         XCTAssertEqual(store.checkpointName(0x1a), store.name + "/ckpt-000000000000001a")
 
-        // Larger than one atomic write: written in parts, read back whole.
+        // Larger than one part: written in parts, read back whole.
         var rng = SeededRandom(seed: 3)
-        let big = rng.bytes(RadosImageStore.maxAtomicWrite + 5 << 20)
+        let big = rng.bytes(store.checkpointPartBytes + 5 << 20)
         try store.writeCheckpoint(0x1b, big)
         XCTAssertTrue(try store.readCheckpoint(0x1b, limit: 1 << 30) == big)
         XCTAssertEqual(try store.listCheckpoints(), [0x1a, 0x1b])
@@ -116,5 +116,87 @@ final class RadosStoreTests: RadosTestCase {
         try store.syncDirectory()
         try store.removeTemporaryFiles()
         XCTAssertEqual(try store.listCheckpoints(), [0x1b])
+    }
+
+    /// Spec §3.1: a checkpoint larger than a part is stored as part objects,
+    /// part 0 written last and deleted first; reads span parts; an
+    /// interrupted write leaves only orphans, which a writer's open removes.
+    func testCheckpointParts() throws {
+        var store = try freshStore(try newImageURL())
+        store.checkpointPartBytes = 1 << 20
+        var rng = SeededRandom(seed: 17)
+        let bytes = rng.bytes((3 << 20) + 12345)      // 4 parts, the last one short
+        try store.writeCheckpoint(7, bytes)
+        XCTAssertEqual(try store.listCheckpoints(), [7], "parts are not checkpoints of their own")
+        XCTAssertTrue(try store.readCheckpoint(7, limit: 1 << 30) == bytes)
+        assertThrows(.corruption) { try store.readCheckpoint(7, limit: 3 << 20) }
+        let file = try store.openCheckpoint(7)
+        XCTAssertEqual(try file.size(), Int64(bytes.count))
+        var span = [UInt8](repeating: 0, count: (2 << 20) + 200)
+        let n = try span.withUnsafeMutableBytes { try file.read(into: $0, at: (1 << 20) - 100) }  // across three boundaries
+        XCTAssertEqual(n, span.count)
+        XCTAssertTrue(span[...] == bytes[((1 << 20) - 100)..<((1 << 20) - 100 + span.count)])
+        var tail = [UInt8](repeating: 0, count: 100)
+        XCTAssertEqual(try tail.withUnsafeMutableBytes { try file.read(into: $0, at: Int64(bytes.count) - 40) }, 40, "short at the end")
+
+        // Exactly two full parts: the reader stops where no third part exists.
+        let exact = rng.bytes(2 << 20)
+        try store.writeCheckpoint(8, exact)
+        XCTAssertTrue(try store.readCheckpoint(8, limit: 1 << 30) == exact)
+
+        // An interrupted write of generation 9 (parts 1 and 2 written, part 0 never):
+        // no checkpoint 9 exists, and a writer's open removes the orphans.
+        let partial = rng.bytes((2 << 20) + 7)
+        try partial.withUnsafeBytes { b in
+            try store.conn.writeFull(RadosImageStore.checkpointPart(9, 1), UnsafeRawBufferPointer(rebasing: b[(1 << 20)..<(2 << 20)]))
+            try store.conn.writeFull(RadosImageStore.checkpointPart(9, 2), UnsafeRawBufferPointer(rebasing: b[(2 << 20)...]))
+        }
+        XCTAssertEqual(try store.listCheckpoints(), [7, 8])
+        assertThrows(.notFound) { try store.openCheckpoint(9) }
+        try store.removeTemporaryFiles()
+        XCTAssertNil(try store.conn.size(of: RadosImageStore.checkpointPart(9, 1)), "orphan part removed")
+        XCTAssertNil(try store.conn.size(of: RadosImageStore.checkpointPart(9, 2)), "orphan part removed")
+        XCTAssertNotNil(try store.conn.size(of: RadosImageStore.checkpointPart(7, 3)), "a complete checkpoint's parts stay")
+
+        // Generation 9 written again, shorter, over stale parts: the stale part past its end never extends it.
+        try partial.withUnsafeBytes { b in
+            try store.conn.writeFull(RadosImageStore.checkpointPart(9, 2), UnsafeRawBufferPointer(rebasing: b[(2 << 20)...]))
+        }
+        let again = rng.bytes(2 << 20)
+        try store.writeCheckpoint(9, again)
+        XCTAssertTrue(try store.readCheckpoint(9, limit: 1 << 30) == again)
+
+        // Deleting removes every part.
+        try store.deleteCheckpoint(7)
+        for k in 0..<4 { XCTAssertNil(try store.conn.size(of: RadosImageStore.checkpointPart(7, k)), "part \(k)") }
+        XCTAssertEqual(try store.listCheckpoints(), [8, 9])
+        XCTAssertEqual(RadosImageStore.partOwner("ckpt-0000000000000007.part-0003"), "ckpt-0000000000000007")
+        XCTAssertNil(RadosImageStore.partOwner("ckpt-0000000000000007.part-0000"))
+        XCTAssertNil(RadosImageStore.partOwner("seg-0000000000000007.log"))
+    }
+
+    /// The engine over small parts: checkpoints of many parts are written,
+    /// recovered from on a new connection, and retired as usual.
+    func testImageWithMultiPartCheckpoints() throws {
+        let url = try newImageURL()
+        var store = try freshStore(url)
+        store.checkpointPartBytes = 64 << 10   // a few thousand extents need several parts
+        let image = try LogImage.create(rados: store, options: .init(virtualSize: 64 << 20), tuning: tuning)
+        var rng = SeededRandom(seed: 23)
+        var model = [UInt8](repeating: 0, count: 64 << 20)
+        for _ in 0..<6000 {
+            let block = Int(rng.next() % UInt64((64 << 20) / 4096))
+            let data = rng.bytes(4096)
+            model.replaceSubrange(block * 4096..<(block + 1) * 4096, with: data)
+            try image.write(data, at: UInt64(block * 4096))
+        }
+        try image.checkpoint()
+        try image.close()
+        let objects = try store.conn.listObjects()
+        XCTAssertGreaterThan(objects.filter { RadosImageStore.partOwner($0) != nil }.count, 1, "the checkpoint has parts: \(objects.sorted())")
+        // A reader with the default part size: it needs only the part names.
+        let re = try LogImage.open(rados: freshStore(url), mode: .readOnly, tuning: tuning)
+        XCTAssertTrue(try re.read(at: 0, count: 64 << 20) == model, "recovered from a multi-part checkpoint")
+        try re.close()
     }
 }
