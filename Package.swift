@@ -57,6 +57,7 @@ let package = Package(
                 "Compactor",
                 "LogImageNBD",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -5,6 +5,7 @@ import Foundation
 import LogImage
 import LogImageNBD
 import Logging
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -112,12 +113,30 @@ struct ServeCommand: ParsableCommand {
         // One line when ready; written straight to fd 1 so a pipe sees it at once.
         FileHandle.standardOutput.write(Data("serving \(path) on \(server.listeningDescription)\n".utf8))
 
+        // A writer fenced by another opener's --break-lock (RADOS) must stop
+        // serving: the image has a new owner, and even reads would go stale.
+        let fenced = Locked<LogImageError?>(nil)
+        let watchdog = DispatchSource.makeTimerSource(queue: signalQueue)
+        watchdog.schedule(deadline: .now() + 1, repeating: 1)
+        watchdog.setEventHandler {
+            if let f = image.failure, (f.cause as? Errno)?.rawValue == ESHUTDOWN, fenced.withLock({ $0 == nil }) {
+                fenced.withLock { $0 = f }
+                stop.signal()
+            }
+        }
+        watchdog.resume()
+        defer { watchdog.cancel() }
+
         stop.wait()
-        logger.info("signal received: shutting down")
+        logger.info("shutting down")
         try server.shutdown()
         compactor?.stop()
         if let t = compactor?.totals, t.segmentsDeleted > 0 {
             logger.info("compactor: \(t.segmentsDeleted) segments deleted, \(t.bytesReclaimed) bytes reclaimed, \(t.bytesMoved) bytes moved")
+        }
+        if let f = fenced.withLock({ $0 }) {
+            try? image.close()
+            throw CLIError("stopped serving \(path): \(f.message)")
         }
         try image.flush()
         try image.close()

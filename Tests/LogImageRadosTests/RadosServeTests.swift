@@ -545,11 +545,13 @@ final class RadosServeTests: RadosTestCase {
         assertQemuIO(r)
         r = try Tools.run("/usr/bin/qemu-io", ["-f", "raw", uriB, "-c", "write -P 0x33 64k 64k", "-c", "flush"])
         assertQemuIO(r)
-        // A still ends on SIGTERM (its final flush fails: not status 0), B cleanly.
-        a.signal(SIGTERM)
-        let exitA = a.wait(timeout: 60)
-        XCTAssertEqual(exitA?.1, .exit, "the fenced server must exit, not hang or crash: \(a.stderr)")
-        XCTAssertTrue(a.stderr.contains("fenced"), "the fenced server says why its writes fail: \(a.stderr)")
+        // A stops serving by itself once a write found it fenced, with status 1 and one line saying so.
+        let exitA = a.wait(timeout: 30)
+        XCTAssertNotNil(exitA, "a fenced server must stop serving by itself")
+        XCTAssertEqual(exitA?.1, .exit, "the fenced server must exit, not crash: \(a.stderr)")
+        XCTAssertEqual(exitA?.0, 1, a.stderr)
+        XCTAssertTrue(a.stderr.contains("logimg: error: stopped serving") && a.stderr.contains("fenced"),
+                      "the fenced server says why it stopped: \(a.stderr)")
         stop(b)
         try assertChecksClean(url)
         r = try cli(["convert", "-O", "raw", url, dirB.file("out.raw")])
