@@ -1,10 +1,6 @@
 import Dispatch
 
 extension LogImage {
-    /// The failure that stopped writes (an I/O error, or this writer was
-    /// fenced), or nil while the handle works.
-    package var failure: LogImageError? { state.withLock { $0.failure } }
-
     /// Whether `startRead(into:at:completion:)` can ever start a read here.
     package var readsByCallback: Bool { store.readsByCallback }
 

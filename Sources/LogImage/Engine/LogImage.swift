@@ -54,6 +54,10 @@ public final class LogImage: Sendable {
     public var virtualSize: UInt64 { state.withLock { $0.virtualSize } }
     /// Whether this handle accepts writes.
     public var isReadOnly: Bool { mode == .readOnly }
+
+    /// The failure that stopped writes (an I/O error, or this writer was
+    /// fenced), or nil while the handle works.
+    package var failure: LogImageError? { state.withLock { $0.failure } }
     /// The longest time a caller waited for the state lock (the lock every
     /// read, write and compaction step takes) since the last call, and how
     /// many acquisitions found it held; resets both. For benchmarks: the
