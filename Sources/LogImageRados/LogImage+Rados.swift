@@ -114,6 +114,15 @@ extension LogImage {
         return try store.breakLock(blocklistSeconds: blocklistSeconds).map { "\($0.cookie) (\($0.client) at \($0.address))" }
     }
 
+    /// Deletes the image at `rados://POOL/NAME` (see `remove(at:)`): under its
+    /// writer lock, every segment and checkpoint object, then the manifest.
+    /// - Throws: `notFound`, `locked`, `io`.
+    public static func remove(radosURL url: String) throws {
+        let store = try RadosImageStore(url: url)
+        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
+        try remove(store: store)
+    }
+
     /// `openForSnapshotCommands(at:)` for `rados://POOL/NAME`.
     package static func openForSnapshotCommands(radosURL url: String) throws -> LogImage {
         let store = try RadosImageStore(url: url)

@@ -130,6 +130,11 @@ package struct RadosImageStore: ImageStore {
         try bytes.withUnsafeBytes { try conn.writeFull(Self.manifestName, $0) }
     }
 
+    /// The lock lives on this object, so it goes with it.
+    package func removeManifest() throws {
+        try conn.remove(Self.manifestName)
+    }
+
     package func listCheckpoints() throws -> [UInt64] {
         try conn.listObjects().compactMap { Self.number(in: $0, prefix: Self.checkpointPrefix, suffix: "") }.sorted()
     }

@@ -375,6 +375,6 @@ final class LimgDestination: ConvertDestination {
     }
     func abort() {
         try? image.close()
-        try? ImageName.remove(path)
+        try? ImageName.removeUnfinished(path)
     }
 }

@@ -54,7 +54,7 @@ enum ImageName {
     }
 
     /// Removes an image this process just created and failed to fill (convert's clean-up).
-    static func remove(_ name: String) throws {
+    static func removeUnfinished(_ name: String) throws {
         if isRados(name) {
             #if canImport(LogImageRados)
             try RadosImageStore(url: name).destroy()
@@ -62,6 +62,19 @@ enum ImageName {
             return
         }
         try FileManager.default.removeItem(atPath: name)
+    }
+
+    /// `logimg remove`: deletes an image under its writer lock.
+    static func remove(_ name: String, breakLock: Bool) throws {
+        try breakLockIfAsked(name, breakLock)
+        if isRados(name) {
+            #if canImport(LogImageRados)
+            return try LogImage.remove(radosURL: name)
+            #else
+            throw noRadosSupport(name)
+            #endif
+        }
+        try LogImage.remove(at: name)
     }
 
     /// The metadata-only read-write open of the snapshot commands.

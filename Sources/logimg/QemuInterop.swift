@@ -83,7 +83,7 @@ enum QemuInterop {
             return (size, stored)
         } catch {
             try? image.close()
-            try? ImageName.remove(destination)
+            try? ImageName.removeUnfinished(destination)
             throw error
         }
     }

@@ -150,4 +150,26 @@ final class RadosImageTests: RadosTestCase {
         XCTAssertEqual(try freshStore(url).lockers().count, 0, "close released the lock")
         XCTAssertEqual(try LogImage.breakLock(radosURL: url), [], "nothing to break")
     }
+
+    /// `LogImage.remove(radosURL:)`: every object goes, checkpoint parts
+    /// included; an image open for writing is refused and left whole.
+    func testRemoveDeletesEveryObject() throws {
+        let url = try newImageURL()
+        var store = try freshStore(url)
+        store.checkpointPartBytes = 64 << 10
+        let w = try LogImage.create(rados: store, options: options, tuning: tuning)
+        var rng = SeededRandom(seed: 4)
+        for i in 0..<3000 { try w.write(rng.bytes(4096), at: UInt64(i % 2048) * 4096 * 2) }
+        _ = try w.createSnapshot(name: "s")
+        try w.checkpoint()
+        assertThrows(.locked) { try LogImage.remove(radosURL: url) }
+        XCTAssertTrue(try store.exists(), "a refused remove deletes nothing")
+        try w.close()
+        let before = try store.conn.listObjects()
+        XCTAssertTrue(before.contains { RadosImageStore.partOwner($0) != nil }, "checkpoint parts to remove: \(before.sorted())")
+        try LogImage.remove(radosURL: url)
+        XCTAssertEqual(try store.conn.listObjects(), [], "no object of the image is left")
+        assertThrows(.notFound) { try LogImage.remove(radosURL: url) }
+        assertThrows(.notFound) { try LogImage.open(radosURL: url, mode: .readOnly) }
+    }
 }

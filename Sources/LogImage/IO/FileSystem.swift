@@ -44,6 +44,16 @@ package protocol FileSystem: Sendable {
     func lockDirectory(_ path: String, exclusive: Bool) throws -> any DirectoryLock
     /// What is at `path`, without following into it.
     func kind(of path: String) -> FileKind
+    /// Removes an empty directory (rmdir(2)).
+    func removeDirectory(_ path: String) throws
+}
+
+extension FileSystem {
+    /// Only `LogImage.remove(at:)` removes directories; simulated file systems
+    /// need not support it.
+    package func removeDirectory(_ path: String) throws {
+        throw LogImageError(.invalidArgument, "\(path): removing directories is not supported here")
+    }
 }
 
 /// An open file. Offsets are bytes from the start of the file.

@@ -52,6 +52,10 @@ package struct PosixFileSystem: FileSystem {
         if Glibc.rename(from, to) != 0 { throw PosixFileSystem.error(Errno(rawValue: errno), "rename to \(to)", from) }
     }
 
+    package func removeDirectory(_ path: String) throws {
+        if rmdir(path) != 0 { throw PosixFileSystem.error(Errno(rawValue: errno), "rmdir", path) }
+    }
+
     package func unlink(_ path: String) throws {
         if Glibc.unlink(path) != 0 { throw PosixFileSystem.error(Errno(rawValue: errno), "unlink", path) }
     }

@@ -80,6 +80,11 @@ package struct DirectoryImageStore: ImageStore {
         try replaceAtomically(Format.checkpointPrefix + hex16(generation), bytes)
     }
 
+    package func removeManifest() throws {
+        try fs.unlink(file(Format.manifestName))
+        try fs.syncDirectory(path)
+    }
+
     package func deleteCheckpoint(_ generation: UInt64) throws {
         try fs.unlink(checkpointName(generation))
     }

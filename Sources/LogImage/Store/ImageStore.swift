@@ -25,6 +25,8 @@ package protocol ImageStore: Sendable {
     func readManifest() throws -> [UInt8]
     /// Atomically and durably replaces the manifest (temp, sync, rename, directory sync).
     func replaceManifest(_ bytes: [UInt8]) throws
+    /// Deletes the manifest, durably: the last step of removing an image.
+    func removeManifest() throws
 
     // Checkpoints (Spec §6)
     func listCheckpoints() throws -> [UInt64]
