@@ -251,9 +251,12 @@ extension LogImage {
 
     /// After a write closed a batch: `drain()`, or with `writersWaitForDrain`
     /// false, drains only if no other thread is draining. A thread that finds
-    /// the I/O lock held leaves its batch to the holder, which checks for
-    /// pending batches again after releasing the lock: the batch was queued
-    /// before the failed try, so before that release, and is not left behind.
+    /// the I/O lock held leaves its batch to the holder. A holder in this
+    /// function checks for pending batches again after releasing the lock
+    /// (the batch was queued before the failed try, so before that release);
+    /// a holder in `drain()` (a flush) may return just before the batch was
+    /// queued, and then the next write, flush or checkpoint writes it. Either
+    /// way nothing is lost: only a flush promises durability, and it drains.
     func drainAfterWrite() throws {
         if tuning.writersWaitForDrain { return try drain() }
         while state.withLock({ !$0.pending.isEmpty }) {
