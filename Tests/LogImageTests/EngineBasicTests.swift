@@ -59,6 +59,17 @@ final class EngineBasicTests: XCTestCase {
         XCTAssertThrowsError(try LogImage.open(at: dir.file("c.limg"), mode: .readWrite)) { XCTAssertEqual(($0 as! LogImageError).code, .locked) }
         XCTAssertThrowsError(try LogImage.open(at: dir.file("missing.limg"), mode: .readOnly)) { XCTAssertEqual(($0 as! LogImageError).code, .notFound) }
         XCTAssertThrowsError(try LogImage.create(at: dir.file("c.limg"), options: .init(virtualSize: 1 << 20))) { XCTAssertEqual(($0 as! LogImageError).code, .alreadyExists) }
+        // A rados:// name given to a directory call says where such names go.
+        for call in [{ _ = try LogImage.open(at: "rados://pool/disk", mode: .readOnly) },
+                     { _ = try LogImage.create(at: "rados://pool/disk", options: .init(virtualSize: 1 << 20)) },
+                     { _ = try LogImage.check(at: "rados://pool/disk") },
+                     { try LogImage.remove(at: "rados://pool/disk") }] as [() throws -> Void] {
+            XCTAssertThrowsError(try call()) {
+                XCTAssertEqual(($0 as! LogImageError).code, .invalidArgument)
+                XCTAssertTrue(($0 as! LogImageError).message.contains("LogImage.open(radosURL:)"), "\($0)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "rados:"), "no directory named after the URL")
     }
 
     func testCompressionRoundTrip() throws {

@@ -27,6 +27,7 @@ extension LogImage {
     package static func create(at path: String, options: CreateOptions, fileSystem fs: any FileSystem,
                                uuid: [UInt8]? = nil, creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
         try validate(options)
+        try refuseRadosName(path)
         if fs.kind(of: path) != .missing {
             throw LogImageError(.alreadyExists, "\(path) already exists")
         }
@@ -117,6 +118,7 @@ extension LogImage {
 
     /// Throws `notFound` or `invalidArgument` unless `path` is a directory with a manifest.
     static func requireImageDirectory(_ path: String, _ fs: any FileSystem) throws {
+        try refuseRadosName(path)
         switch fs.kind(of: path) {
         case .missing: throw LogImageError(.notFound, "\(path): no such image")
         case .directory: break
@@ -124,6 +126,14 @@ extension LogImage {
         }
         guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
             throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
+        }
+    }
+
+    /// The directory calls given `rados://POOL/NAME` say where such names are
+    /// opened, instead of reporting a missing directory of that name.
+    static func refuseRadosName(_ path: String) throws {
+        if path.hasPrefix("rados://") {
+            throw LogImageError(.invalidArgument, "\(path): rados:// images are opened through the LogImageRados module: LogImage.open(radosURL:), create(radosURL:), check(radosURL:), remove(radosURL:)")
         }
     }
 
