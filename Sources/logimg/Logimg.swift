@@ -35,14 +35,26 @@ struct Logimg: ParsableCommand {
             try command.run()
         } catch let code as ExitCode {
             // Exit statuses chosen by a command (e.g. check's 2); output was already printed.
-            exit(withError: code)
+            finish(code.rawValue)
         } catch {
             if exitCode(for: error) == .success {
                 exit(withError: error)  // --help, --version
             }
             Output.error(describe(error))
-            Glibc.exit(1)
+            finish(1)
         }
+        finish(0)
+    }
+
+    /// Ends the process once its output is flushed, without running C++ static
+    /// destructors. librados keeps threads per cluster handle; if one is still
+    /// being torn down (a `rados://` image released on another thread, or an
+    /// error path that left a handle alive), exit(3) would destroy libceph's
+    /// globals under those threads and crash a process whose work was done.
+    /// Images were closed (flushed, checkpointed, unlocked) by the commands.
+    static func finish(_ status: Int32) -> Never {
+        fflush(nil)  // every stdio stream (stderr is written unbuffered, see Output)
+        _exit(status)
     }
 
     /// One line for people about `error`.
