@@ -82,6 +82,11 @@ extension LogImage {
     /// it holds until `close()`. A reader takes no lock: it may run beside a
     /// writer on another host, sees the image as it was when it opened, and
     /// may get `notFound` reading data the writer's compactor has since moved.
+    ///
+    /// Close the image and release it before the process exits: the RADOS
+    /// connection is shut down when the last reference goes, and librados's
+    /// threads must not outlive `main` (exit(3) destroys libceph's globals
+    /// under them). The `logimg` tool ends with `_exit` for the same reason.
     /// - Throws: as `open(at:mode:)`; `locked` names the holder's cookie,
     ///   client and address.
     public static func open(radosURL url: String, mode: OpenMode) throws -> LogImage {
