@@ -217,25 +217,13 @@ final class ClientToolTests: XCTestCase {
             throw XCTSkip("fio was built without the nbd engine")
         }
         let s = try ServedImage(size: 64 << 20)
-        let out = s.dir.file("fio.json")
-        let r = try Tools.run("/usr/bin/fio", [
-            "--name=nbdverify", "--ioengine=nbd", "--uri=\(s.uri)", "--rw=randwrite", "--bs=4k",
-            "--size=32M", "--offset_increment=32M", "--numjobs=2", "--iodepth=16",
-            "--verify=crc32c", "--verify_fatal=1", "--verify_state_save=0", "--output-format=json", "--output=\(out)",
-        ], timeout: 150, in: s.dir.path)
+        let (r, jobs) = try FioVerify.run(uri: s.uri, jobBytes: 32 << 20, in: s.dir, timeout: 150)
         XCTAssertEqual(r.status, 0, r.output)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        // fio's nbd engine may print a line before the JSON.
-        let json = try XCTUnwrap(text.firstIndex(of: "{").map { String(text[$0...]) }, "no JSON in fio output: \(text)")
-        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        let jobs = try XCTUnwrap(obj["jobs"] as? [[String: Any]])
-        XCTAssertEqual(jobs.count, 2)
-        for j in jobs {
-            XCTAssertEqual((j["error"] as? NSNumber)?.intValue, 0, "fio job error: \(j["error"] ?? "?")")
-            let written = ((j["write"] as? [String: Any])?["io_bytes"] as? NSNumber)?.int64Value ?? 0
-            XCTAssertEqual(written, 32 << 20, "each job writes its 32 MiB")
-            let read = ((j["read"] as? [String: Any])?["io_bytes"] as? NSNumber)?.int64Value ?? 0
-            XCTAssertEqual(read, 32 << 20, "verify reads back every block")
+        XCTAssertEqual(jobs?.count, 2, r.output)
+        for j in jobs ?? [] {
+            XCTAssertEqual(j.error, 0, "fio job error: \(j.error)")
+            XCTAssertEqual(j.bytesWritten, 32 << 20, "each job writes its 32 MiB")
+            XCTAssertEqual(j.bytesRead, 32 << 20, "verify reads back every block")
         }
         // Both halves are now data.
         var kinds: Set<AllocationKind> = []

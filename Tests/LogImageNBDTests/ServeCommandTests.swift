@@ -126,66 +126,18 @@ final class ServeCommandTests: XCTestCase {
         let sock = dir.file("s.sock")
         var serve = try ServeProcess([image, "--socket", sock], in: dir)
         _ = try serve.waitReady()
-        // Block i (64 KiB at i*64K) holds byte i%251+1; every 8 writes a flush, and once it
-        // returns, "flushed N" says blocks 0..<N are durable. Writes go 4 at a time (aio).
-        let script = """
-            import nbd, sys
-            h = nbd.NBD()
-            h.connect_uri(sys.argv[1])
-            i = 0
-            try:
-                while i < 4096:
-                    cookies = []
-                    for j in range(8):
-                        b = nbd.Buffer.from_bytearray(bytearray([(i + j) % 251 + 1]) * 65536)
-                        cookies.append((b, h.aio_pwrite(b, (i + j) * 65536)))
-                        if len(cookies) % 4 == 0:
-                            while h.aio_in_flight() > 0: h.poll(-1)
-                    while h.aio_in_flight() > 0: h.poll(-1)
-                    for b, c in cookies: h.aio_command_completed(c)
-                    i += 8
-                    h.flush()
-                    print("flushed", i, flush=True)
-            except nbd.Error as e:
-                print("error:", e.string, flush=True)
-            """
-        let path = dir.file("stream.py")
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: Tools.python)
-        client.arguments = [path, "nbd+unix:///?socket=\(sock)"]
-        let out = dir.file("stream.out")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        client.standardError = client.standardOutput
-        try client.run()
-        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
-        func flushed() -> Int {
-            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { l in l.hasPrefix("flushed ") ? Int(l.dropFirst(8)) : nil }.last ?? 0
-        }
-        let end = Date().addingTimeInterval(60)
-        while flushed() < 200 && client.isRunning && Date() < end { usleep(5_000) }
+        let stream = try FlushStream(uri: "nbd+unix:///?socket=\(sock)", in: dir)
+        stream.waitForFlushed(200, timeout: 60)
         serve.signal(SIGKILL)  // mid-stream: writes and flushes are in flight
         _ = serve.wait()
-        client.waitUntilExit()
-        let durable = flushed()
-        XCTAssertGreaterThanOrEqual(durable, 200, "client output: \((try? String(contentsOfFile: out, encoding: .utf8)) ?? "")")
-        XCTAssertLessThan(durable, 4096, "the kill should land mid-stream")
+        stream.waitUntilExit()
+        let durable = stream.flushed
+        XCTAssertGreaterThanOrEqual(durable, 200, "client output: \(stream.output)")
+        XCTAssertLessThan(durable, FlushStream.blocks, "the kill should land mid-stream")
 
         serve = try ServeProcess([image, "--socket", sock], in: dir)
         _ = try serve.waitReady()
-        let verify = """
-            import nbd, sys
-            h = nbd.NBD()
-            h.connect_uri(sys.argv[1])
-            n = int(sys.argv[2])
-            bad = [i for i in range(n) if h.pread(65536, i * 65536) != bytes([i % 251 + 1]) * 65536]
-            print("bad blocks:", bad[:20], "of", n)
-            h.shutdown()
-            sys.exit(1 if bad else 0)
-            """
-        let r = try Tools.python(verify, ["nbd+unix:///?socket=\(sock)", "\(durable)"], in: dir)
+        let r = try FlushStream.verify(uri: "nbd+unix:///?socket=\(sock)", count: durable, in: dir)
         XCTAssertEqual(r.status, 0, "every write acknowledged before a completed flush must survive kill -9: \(r.output)")
         serve.signal(SIGTERM)
         XCTAssertEqual(serve.wait()?.0, 0, serve.stderr)

@@ -349,24 +349,13 @@ final class RadosServeTests: RadosTestCase {
         let url = try newImageURL("servefio")
         try create(url, size: "64M")
         let (s, uri) = try serve(url, in: dir)
-        let out = dir.file("fio.json")
-        let r = try Tools.run("/usr/bin/fio", [
-            "--name=nbdverify", "--ioengine=nbd", "--uri=\(uri)", "--rw=randwrite", "--bs=4k",
-            "--size=8M", "--offset_increment=32M", "--numjobs=2", "--iodepth=16",
-            "--verify=crc32c", "--verify_fatal=1", "--verify_state_save=0", "--output-format=json", "--output=\(out)",
-        ], timeout: 240, in: dir.path)
+        let (r, jobs) = try FioVerify.run(uri: uri, jobBytes: 8 << 20, in: dir, timeout: 240)
         XCTAssertEqual(r.status, 0, r.output)
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        let json = try XCTUnwrap(text.firstIndex(of: "{").map { String(text[$0...]) }, "no JSON in fio output: \(text)")
-        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        let jobs = try XCTUnwrap(obj["jobs"] as? [[String: Any]])
-        XCTAssertEqual(jobs.count, 2)
-        for j in jobs {
-            XCTAssertEqual((j["error"] as? NSNumber)?.intValue, 0, "fio job error: \(j["error"] ?? "?")")
-            let written = ((j["write"] as? [String: Any])?["io_bytes"] as? NSNumber)?.int64Value ?? 0
-            XCTAssertEqual(written, 8 << 20, "each job writes its 8 MiB")
-            let read = ((j["read"] as? [String: Any])?["io_bytes"] as? NSNumber)?.int64Value ?? 0
-            XCTAssertEqual(read, 8 << 20, "verify reads back every block")
+        XCTAssertEqual(jobs?.count, 2, r.output)
+        for j in jobs ?? [] {
+            XCTAssertEqual(j.error, 0, "fio job error: \(j.error)")
+            XCTAssertEqual(j.bytesWritten, 8 << 20, "each job writes its 8 MiB")
+            XCTAssertEqual(j.bytesRead, 8 << 20, "verify reads back every block")
         }
         stop(s)
         // Both written ranges are data now, the rest is not.
@@ -436,53 +425,15 @@ final class RadosServeTests: RadosTestCase {
         try create(url, size: "256M")
         let (dead, uri) = try serve(url, in: dir)
         let deadPid = dead.pid
-        // Block i (64 KiB at i*64K) holds byte i%251+1; every 8 writes a flush, and once it
-        // returns, "flushed N" says blocks 0..<N are durable. Writes go 4 at a time (aio).
-        let script = """
-            import nbd, sys
-            h = nbd.NBD()
-            h.connect_uri(sys.argv[1])
-            i = 0
-            try:
-                while i < 4096:
-                    cookies = []
-                    for j in range(8):
-                        b = nbd.Buffer.from_bytearray(bytearray([(i + j) % 251 + 1]) * 65536)
-                        cookies.append((b, h.aio_pwrite(b, (i + j) * 65536)))
-                        if len(cookies) % 4 == 0:
-                            while h.aio_in_flight() > 0: h.poll(-1)
-                    while h.aio_in_flight() > 0: h.poll(-1)
-                    for b, c in cookies: h.aio_command_completed(c)
-                    i += 8
-                    h.flush()
-                    print("flushed", i, flush=True)
-            except nbd.Error as e:
-                print("error:", e.string, flush=True)
-            """
-        let path = dir.file("stream.py")
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: Tools.python)
-        client.arguments = [path, uri]
-        let out = dir.file("stream.out")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        client.standardError = client.standardOutput
-        try client.run()
-        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) } }
-        func clientOutput() -> String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
-        func flushed() -> Int {
-            clientOutput().split(separator: "\n").compactMap { l in l.hasPrefix("flushed ") ? Int(l.dropFirst(8)) : nil }.last ?? 0
-        }
-        let end = Date().addingTimeInterval(90)
-        while flushed() < 200 && client.isRunning && Date() < end { usleep(5_000) }
+        let stream = try FlushStream(uri: uri, in: dir)
+        stream.waitForFlushed(200, timeout: 90)
         dead.signal(SIGKILL)  // mid-stream: writes and flushes are in flight
         XCTAssertEqual(dead.wait()?.1, .uncaughtSignal)
-        client.waitUntilExit()
-        let durable = flushed()
-        XCTAssertGreaterThanOrEqual(durable, 200, "client output: \(clientOutput())")
-        XCTAssertLessThan(durable, 4096, "the kill should land mid-stream")
-        XCTAssertTrue(clientOutput().contains("error:"), "the client saw the server die: \(clientOutput())")
+        stream.waitUntilExit()
+        let durable = stream.flushed
+        XCTAssertGreaterThanOrEqual(durable, 200, "client output: \(stream.output)")
+        XCTAssertLessThan(durable, FlushStream.blocks, "the kill should land mid-stream")
+        XCTAssertTrue(stream.output.contains("error:"), "the client saw the server die: \(stream.output)")
 
         // The dead writer's lock outlives it: a plain serve is refused, naming it.
         var r = try cli(["serve", url, "--socket", dir.file("refused.sock")], timeout: 60)
@@ -502,17 +453,7 @@ final class RadosServeTests: RadosTestCase {
         XCTAssertEqual(warnings.count, 1, "stderr: \(s.stderr)")
         XCTAssertTrue(warnings.first?.contains(":\(deadPid):") ?? false, "the warning names the dead pid \(deadPid): \(s.stderr)")
         XCTAssertTrue(warnings.first?.contains("blocklisted") ?? false, s.stderr)
-        let verify = """
-            import nbd, sys
-            h = nbd.NBD()
-            h.connect_uri(sys.argv[1])
-            n = int(sys.argv[2])
-            bad = [i for i in range(n) if h.pread(65536, i * 65536) != bytes([i % 251 + 1]) * 65536]
-            print("bad blocks:", bad[:20], "of", n)
-            h.shutdown()
-            sys.exit(1 if bad else 0)
-            """
-        r = try Tools.python(verify, [uri2, "\(durable)"], in: dir, timeout: 180)
+        r = try FlushStream.verify(uri: uri2, count: durable, in: dir, timeout: 180)
         XCTAssertEqual(r.status, 0, "every write acknowledged before a completed flush must survive kill -9: \(r.output)")
         // The new writer holds the lock now.
         r = try cli(["serve", url, "--socket", dir.file("refused2.sock")], timeout: 60)
