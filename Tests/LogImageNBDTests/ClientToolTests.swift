@@ -210,12 +210,7 @@ final class ClientToolTests: XCTestCase {
     // MARK: fio
 
     func testFioRandomWritesWithVerifyOnTwoConnections() throws {
-        try Tools.require("/usr/bin/fio")
-        let help = try Tools.run("/usr/bin/fio", ["--enghelp=nbd"])
-        guard help.status == 0 else {
-            print("skipping: fio has no nbd engine: \(help.output)")
-            throw XCTSkip("fio was built without the nbd engine")
-        }
+        if let msg = try FioVerify.missing() { print("skipping: \(msg)"); throw XCTSkip(msg) }
         let s = try ServedImage(size: 64 << 20)
         let (r, jobs) = try FioVerify.run(uri: s.uri, jobBytes: 32 << 20, in: s.dir, timeout: 150)
         XCTAssertEqual(r.status, 0, r.output)

@@ -339,12 +339,7 @@ final class RadosServeTests: RadosTestCase {
     }
 
     func testServeFioRandomWritesWithVerifyOnTwoConnections() throws {
-        try require("/usr/bin/fio")
-        let help = try Tools.run("/usr/bin/fio", ["--enghelp=nbd"])
-        guard help.status == 0 else {
-            print("skipping: fio has no nbd engine: \(help.output)")
-            throw XCTSkip("fio was built without the nbd engine")
-        }
+        if let msg = try FioVerify.missing() { print("skipping: \(msg)"); throw XCTSkip(msg) }
         let dir = TempDirectory("logimg-rados-serve")
         let url = try newImageURL("servefio")
         try create(url, size: "64M")

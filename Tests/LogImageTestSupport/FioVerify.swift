@@ -16,6 +16,14 @@ public enum FioVerify {
         public var description: String
     }
 
+    /// Why the run cannot happen here (no fio, or fio built without its nbd
+    /// engine), or nil: tests skip with this message.
+    public static func missing() throws -> String? {
+        if let msg = Tools.missing("/usr/bin/fio") { return msg }
+        let help = try Tools.run("/usr/bin/fio", ["--enghelp=nbd"])
+        return help.status == 0 ? nil : "fio was built without the nbd engine: \(help.output)"
+    }
+
     /// Runs fio against `uri`; returns the run and, when fio wrote a JSON
     /// report, its jobs (nil if it wrote none).
     public static func run(uri: String, jobBytes: Int, in dir: TempDirectory, timeout: Double) throws -> (ToolRun, [Job]?) {
