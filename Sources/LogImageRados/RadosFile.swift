@@ -123,57 +123,6 @@ extension RadosFile: ConcurrentWrites {
     }
 }
 
-extension RadosFile: ConcurrentReads {
-    /// `rados_aio_read`; a read above `maxTransfer` is done at once, synchronously.
-    package func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> any PendingRead {
-        if buffer.count > Self.maxTransfer { return DoneRead(count: try read(into: buffer, at: offset)) }
-        var c: rados_completion_t?
-        var r = rados_aio_create_completion2(nil, nil, &c)
-        guard r == 0, let completion = c else { throw RadosConnection.error(r, "aio completion", name) }
-        r = rados_aio_read(conn.ioctx, oid, completion, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count, UInt64(offset))
-        if r < 0 {
-            rados_aio_release(completion)
-            throw RadosConnection.error(r, "aio_read", name, offset: offset)
-        }
-        return AioRead(file: self, completion: completion, offset: offset)
-    }
-
-    /// One `rados_aio_read` in flight.
-    final class AioRead: PendingRead {
-        let file: RadosFile
-        let completion: rados_completion_t
-        let offset: Int64
-        private var waited = false
-
-        init(file: RadosFile, completion: rados_completion_t, offset: Int64) {
-            self.file = file
-            self.completion = completion
-            self.offset = offset
-        }
-
-        func wait() throws -> Int {
-            waited = true
-            rados_aio_wait_for_complete(completion)
-            let r = rados_aio_get_return_value(completion)
-            if r < 0 { throw RadosConnection.error(r, "aio_read", file.name, offset: offset) }
-            return Int(r)
-        }
-
-        /// Never releases a completion whose read may still write into the caller's buffer.
-        deinit {
-            if !waited { rados_aio_wait_for_complete(completion) }
-            rados_aio_release(completion)
-        }
-    }
-
-    /// A read that finished when it was started.
-    final class DoneRead: PendingRead {
-        let count: Int
-        init(count: Int) { self.count = count }
-        func wait() throws -> Int { count }
-    }
-}
-
 extension RadosFile: CallbackReads {
     /// `rados_aio_read` with a completion callback; `done` runs on a librados
     /// finisher thread. A read above `maxTransfer` runs at once, synchronously.

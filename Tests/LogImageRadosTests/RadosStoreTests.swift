@@ -62,11 +62,11 @@ final class RadosStoreTests: RadosTestCase {
         }
         XCTAssertEqual(try store.segmentSize(1), UInt64(end))
 
-        let reader = try XCTUnwrap(try store.openSegment(1, writable: false) as? any ConcurrentReads)
+        let reader = try XCTUnwrap(try store.openSegment(1, writable: false) as? any CallbackReads)
         var buffers = batches.map { [UInt8](repeating: 0, count: $0.count + 4096) }  // + 4 KiB: the last read is short
         var counts: [Int] = []
         try buffers.withUnsafeMutableBufferPointer { bufs in
-            var pending: [any PendingRead] = []
+            var pending: [PendingRead] = []
             for i in bufs.indices {
                 pending.append(try bufs[i].withUnsafeMutableBytes {
                     try reader.startRead(into: UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: $0.count), at: offsets[i])

@@ -6,6 +6,8 @@
 // Errors are thrown as `LogImageError` with code `.io`, `.noSpace`,
 // `.notFound`, `.alreadyExists` or `.locked` and the errno as the cause.
 
+import Dispatch
+
 /// How `FileSystem.open` opens a file.
 package enum FileOpenMode: Sendable, Equatable {
     /// Existing file, reads only.
@@ -97,22 +99,6 @@ package protocol ConcurrentWrites: StorageFile {
     func write(many writes: [PositionedWrite]) throws
 }
 
-/// A read started by `ConcurrentReads.startRead`.
-package protocol PendingRead: AnyObject {
-    /// Waits for the read; returns the bytes read (fewer only at the end of the
-    /// file). Call it exactly once, always: until then the read may still be
-    /// writing into the buffer.
-    func wait() throws -> Int
-}
-
-/// Files that can have several reads in flight at once (an object store's
-/// asynchronous I/O): a read of many pieces then waits one round trip, not one per piece.
-package protocol ConcurrentReads: StorageFile {
-    /// Starts a read of up to `buffer.count` bytes at `offset`. `buffer` must
-    /// stay valid until the returned read's `wait()` has returned.
-    func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> any PendingRead
-}
-
 /// A buffer handed to another thread for the duration of a read (the caller
 /// keeps it alive and does not touch it until the read completes).
 package struct ReadBuffer: @unchecked Sendable {
@@ -121,13 +107,49 @@ package struct ReadBuffer: @unchecked Sendable {
 }
 
 /// Files whose reads can complete by callback, without a thread waiting for
-/// each (an object store's asynchronous I/O).
+/// each (an object store's asynchronous I/O). Several can then be in flight
+/// at once: a read of many pieces waits one round trip, not one per piece.
 package protocol CallbackReads: StorageFile {
     /// Starts a read of up to `buffer.count` bytes at `offset`; `done` runs
     /// once, on another thread, with the byte count or the error. The buffer
     /// must stay valid until then.
     func startRead(into buffer: ReadBuffer, at offset: Int64,
                    done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) throws
+}
+
+/// A read started by `CallbackReads.startRead(into:at:)`, to wait for.
+package final class PendingRead: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var result: Result<Int, LogImageError>?  // written before `finished` is signalled
+    private var waited = false
+
+    fileprivate init() {}
+
+    fileprivate func complete(_ r: Result<Int, LogImageError>) {
+        result = r
+        finished.signal()
+    }
+
+    /// Waits for the read; returns the bytes read (fewer only at the end of the
+    /// file). Call it once: until then the read may still be writing into the buffer.
+    package func wait() throws -> Int {
+        finished.wait()
+        waited = true
+        return try result!.get()
+    }
+
+    /// Never lets the buffer go while the read may still write into it.
+    deinit { if !waited { finished.wait() } }
+}
+
+extension CallbackReads {
+    /// Starts a read to wait for later (`PendingRead.wait()`). `buffer` must
+    /// stay valid until then.
+    package func startRead(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> PendingRead {
+        let pending = PendingRead()
+        try startRead(into: ReadBuffer(buffer), at: offset) { pending.complete($0) }
+        return pending
+    }
 }
 
 extension StorageFile {
