@@ -11,6 +11,9 @@
 #   qcow2-wb      qemu-nbd -f qcow2 --cache=writeback --aio=threads (page cache)
 #   raw-direct    qemu-nbd -f raw --cache=none --aio=native         (O_DIRECT)
 #   nbdkit        nbdkit file plugin on a raw file
+#   logimg-base   logimg serve from another build: $LOGIMG_BASELINE names its
+#                 binary (a before/after comparison of two commits in one run:
+#                 --servers logimg,logimg-base; the logimg/x column is new/old)
 # Jobs (one fio job, one connection):
 #   randwrite     4 KiB random writes, iodepth 16
 #   randwrite-fl  4 KiB random writes, iodepth 16, NBD_CMD_FLUSH every 32 writes (--fsync=32)
@@ -37,7 +40,7 @@ while [[ $# -gt 0 ]]; do
         --runs) runs="$2"; shift 2 ;;
         --servers) servers="$2"; shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "bench/nbd.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +73,12 @@ start_server() {
         logimg)
             "$logimg" create "$work/disk/d.limg" --size "$size" >/dev/null
             "$logimg" serve "$work/disk/d.limg" --socket "$sock" >"$work/serve.out" 2>"$work/serve.err" &
+            pid=$!
+            ;;
+        logimg-base)
+            [[ -x "${LOGIMG_BASELINE:-}" ]] || { echo "bench/nbd.sh: logimg-base needs LOGIMG_BASELINE=/path/to/logimg" >&2; exit 2; }
+            "$LOGIMG_BASELINE" create "$work/disk/d.limg" --size "$size" >/dev/null
+            "$LOGIMG_BASELINE" serve "$work/disk/d.limg" --socket "$sock" >"$work/serve.out" 2>"$work/serve.err" &
             pid=$!
             ;;
         qcow2-direct|qcow2-wb)
@@ -164,6 +173,7 @@ out="bench/results/nbd-${stamp}.txt"
     echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "memory:  $(free -h | awk '/^Mem:/ {print $2}')"
     echo "kernel:  $(uname -r)"
+    if [[ -n "${LOGIMG_BASELINE:-}" ]]; then echo "logimg-base: $LOGIMG_BASELINE"; fi
     echo "fio:     $(fio --version)   qemu-nbd: $(qemu-nbd --version | head -1)   nbdkit: $(nbdkit --version)"
     echo "fs:      $(df -T "$work" | awk 'NR==2 {print $2 " on " $1 " (" $7 ")"}')"
     echo
