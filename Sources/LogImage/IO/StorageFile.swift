@@ -3,7 +3,7 @@
 /// Beyond one synchronous call at a time, a file declares what else it can do
 /// in `abilities` (an object store's asynchronous I/O); the engine checks that
 /// flag, never the file's type. The defaults here are a local file's: one
-/// write at a time, no callback reads.
+/// write at a time, no callback reads, every byte data.
 package protocol StorageFile: AnyObject, Sendable {
     /// Reads up to `buffer.count` bytes at `offset` (pread); fewer only at end of file.
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
@@ -38,6 +38,13 @@ package protocol StorageFile: AnyObject, Sendable {
     func startRead(into buffer: ReadBuffer, at offset: Int64,
                    done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) throws
 
+    /// Where the first data at or after `offset` begins (lseek SEEK_DATA), or
+    /// nil if only a hole follows up to the end of the file. Throws where the
+    /// file system cannot tell. Default: every byte is data.
+    func seekData(from offset: Int64) throws -> Int64?
+    /// Where the first hole at or after `offset` begins (lseek SEEK_HOLE); the
+    /// end of the file counts as a hole. Default: the end of the file.
+    func seekHole(from offset: Int64) throws -> Int64
 }
 
 /// What a `StorageFile` can do beyond one synchronous call at a time.
@@ -74,6 +81,14 @@ extension StorageFile {
     package func startRead(into buffer: ReadBuffer, at offset: Int64,
                            done: @escaping @Sendable (Result<Int, LogImageError>) -> Void) throws {
         throw LogImageError(.unsupportedFeature, "reads by callback are not supported by this file (\(Self.self))")
+    }
+
+    package func seekData(from offset: Int64) throws -> Int64? {
+        offset < (try size()) ? offset : nil
+    }
+
+    package func seekHole(from offset: Int64) throws -> Int64 {
+        max(offset, try size())
     }
 
     /// Reads exactly `buffer.count` bytes or throws `.corruption` naming `path`.
