@@ -25,6 +25,13 @@ package enum ImageStores {
         registered.withLock { $0[scheme.scheme] = scheme }
     }
 
+    /// Removes the registration of `scheme` (without `://`) and returns it, so
+    /// that a test can see a program without it and then restore it.
+    @discardableResult
+    package static func unregister(_ scheme: String) -> (any StoreScheme)? {
+        registered.withLock { $0.removeValue(forKey: scheme) }
+    }
+
     /// Whether names of `scheme` (without `://`) open here.
     package static func isRegistered(_ scheme: String) -> Bool {
         registered.withLock { $0[scheme] != nil }
