@@ -90,7 +90,7 @@ extension LogImage {
     /// - Throws: as `open(at:mode:)`; `locked` names the holder's cookie,
     ///   client and address.
     public static func open(radosURL url: String, mode: OpenMode) throws -> LogImage {
-        try open(rados: RadosImageStore(url: url), mode: mode)
+        try open(url, in: RadosStoreScheme(), mode: mode)
     }
 
     /// Verifies the image at `rados://POOL/NAME`; see `check(at:repair:)`.
@@ -98,9 +98,7 @@ extension LogImage {
     /// read-write (taking the writer lock) to cut a torn tail off.
     /// - Throws: as `check(at:repair:)`.
     public static func check(radosURL url: String, repair: Bool = false) throws -> CheckReport {
-        let store = try RadosImageStore(url: url)
-        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try check(store: store, repair: repair)
+        try check(url, in: RadosStoreScheme(), repair: repair)
     }
 
     /// Fences the writer holding the image at `rados://POOL/NAME` and breaks
@@ -114,48 +112,31 @@ extension LogImage {
     /// - Throws: `notFound` (no such image or pool), `io`.
     @discardableResult
     public static func breakLock(radosURL url: String, blocklistSeconds: UInt32 = 0) throws -> [String] {
-        let store = try RadosImageStore(url: url)
-        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try store.breakLock(blocklistSeconds: blocklistSeconds).map { "\($0.cookie) (\($0.client) at \($0.address))" }
+        try RadosStoreScheme().breakLock(url, blocklistSeconds: blocklistSeconds)
     }
 
     /// Deletes the image at `rados://POOL/NAME` (see `remove(at:)`): under its
     /// writer lock, every segment and checkpoint object, then the manifest.
     /// - Throws: `notFound`, `locked`, `io`.
     public static func remove(radosURL url: String) throws {
-        let store = try RadosImageStore(url: url)
-        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        try remove(store: store)
+        try remove(url, in: RadosStoreScheme())
     }
 
     /// `openForSnapshotCommands(at:)` for `rados://POOL/NAME`.
     package static func openForSnapshotCommands(radosURL url: String) throws -> LogImage {
-        let store = try RadosImageStore(url: url)
-        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try open(store: store, mode: .readWrite, metadataOnly: true)
+        try open(url, in: RadosStoreScheme(), mode: .readWrite, metadataOnly: true)
     }
 
     /// `create(radosURL:)` on a connected store, with engine tuning.
     package static func create(rados store: RadosImageStore, options: CreateOptions, tuning: Tuning = Tuning()) throws -> LogImage {
         try validate(options)  // before claiming the name, so a bad option leaves nothing behind
-        if let limit = store.maxObjectSize(), UInt64(options.segmentSize) > limit {
-            throw LogImageError(.invalidArgument, "segment size \(options.segmentSize) is above the OSDs' object size limit (osd_max_object_size \(limit))")
-        }
-        try store.claimForCreation()
-        return try create(store: store, options: options, tuning: radosTuning(tuning))
+        let scheme = RadosStoreScheme()
+        return try create(store: scheme.claim(store, options: options), options: options, tuning: scheme.tuning(tuning))
     }
 
     /// `open(radosURL:)` on a connected store, with engine tuning.
     package static func open(rados store: RadosImageStore, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
-        guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try open(store: store, mode: mode, tuning: radosTuning(tuning))
-    }
-
-    /// Every batch write waits a network round trip, so writers do not wait
-    /// for each other's (`Tuning.writersWaitForDrain`).
-    static func radosTuning(_ tuning: Tuning) -> Tuning {
-        var t = tuning
-        t.writersWaitForDrain = false
-        return t
+        let scheme = RadosStoreScheme()
+        return try open(store: scheme.existing(store), mode: mode, tuning: scheme.tuning(tuning))
     }
 }

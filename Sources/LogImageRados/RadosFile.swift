@@ -78,9 +78,12 @@ package final class RadosFile: StorageFile {
 
     /// A no-op: RADOS has no preallocation; an OSD allocates on write.
     package func allocate(at offset: Int64, length: Int64) throws {}
+
+    /// Writes and reads go out asynchronously (`write(many:)`, `startRead`).
+    package var abilities: StorageAbilities { [.concurrentWrites, .callbackReads] }
 }
 
-extension RadosFile: ConcurrentWrites {
+extension RadosFile {
     /// `rados_aio_write` for every element (split at `maxTransfer`), then waits
     /// for all: the OSD receives them back to back instead of one per round
     /// trip. An OSD applies one client's writes to one object in the order it
@@ -123,7 +126,7 @@ extension RadosFile: ConcurrentWrites {
     }
 }
 
-extension RadosFile: CallbackReads {
+extension RadosFile {
     /// `rados_aio_read` with a completion callback; `done` runs on a librados
     /// finisher thread. A read above `maxTransfer` runs at once, synchronously.
     package func startRead(into buffer: ReadBuffer, at offset: Int64,

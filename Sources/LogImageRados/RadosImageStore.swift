@@ -234,8 +234,9 @@ package struct RadosImageStore: ImageStore {
         return try RadosLock.take(conn, oid: Self.manifestName)
     }
 
-    /// Segment objects are read with `rados_aio_read` and a completion callback.
-    package var readsByCallback: Bool { true }
+    /// Segment objects are `RadosFile`s: written with `rados_aio_write`, and
+    /// read with `rados_aio_read` and a completion callback.
+    package var segmentAbilities: StorageAbilities { [.concurrentWrites, .callbackReads] }
 
     /// What a reader holds: nothing.
     final class NoLock: DirectoryLock {}

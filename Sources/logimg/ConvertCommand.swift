@@ -147,7 +147,7 @@ struct ConvertCommand: ParsableCommand {
 
     /// The format of `path`, or an error saying why it cannot be converted.
     static func detect(_ path: String) throws -> SourceFormat {
-        if ImageName.isRados(path) { return .limg }
+        if ImageName.isURL(path) { return .limg }
         var st = stat()
         guard stat(path, &st) == 0 else { throw CLIError.errno("could not open", path) }
         switch st.st_mode & S_IFMT {

@@ -1,93 +1,67 @@
 import ArgumentParser
-import Foundation
 import LogImage
 #if canImport(LogImageRados)
 import LogImageRados
 #endif
 
 /// An image argument: a `NAME.limg` directory, or `rados://POOL/NAME` for an
-/// image kept in Ceph RADOS (issue 7). Every verb opens images through here,
-/// so each accepts both.
+/// image kept in Ceph RADOS. Every verb opens images through here, so each
+/// accepts both; which store a name means is `ImageStores`' choice.
 enum ImageName {
-    static let radosScheme = "rados://"
-
     /// Help text for an image argument.
     static let help = ArgumentHelp("The image: a NAME.limg directory, or rados://POOL/NAME.")
 
-    static func isRados(_ name: String) -> Bool { name.hasPrefix(radosScheme) }
+    /// Registers the store schemes this build has, once, before any name is looked up.
+    private static let schemes: Void = {
+        #if canImport(LogImageRados)
+        RadosStoreScheme.register()
+        #endif
+    }()
+
+    /// The store scheme of `name`; `invalidArgument` if this build has none for it.
+    static func scheme(_ name: String) throws -> any StoreScheme {
+        _ = schemes
+        return try ImageStores.scheme(for: name)
+    }
+
+    /// Whether `name` is a URL (`SCHEME://…`) rather than a path: an image
+    /// name, never a raw file.
+    static func isURL(_ name: String) -> Bool { ImageStores.urlScheme(of: name) != nil }
+
+    /// Whether each I/O on the image waits a network round trip; false for a name this build cannot open.
+    static func isRemote(_ name: String) -> Bool { (try? scheme(name))?.isRemote ?? false }
 
     /// Opens the image; with `breakLock`, first fences and unlocks a writer
-    /// that holds it (RADOS only; see `breakLockIfAsked`).
+    /// that holds it (see `breakLockIfAsked`).
     static func open(_ name: String, mode: LogImage.OpenMode, breakLock: Bool = false) throws -> LogImage {
         try breakLockIfAsked(name, breakLock)
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            return try LogImage.open(radosURL: name, mode: mode)
-            #else
-            throw noRadosSupport(name)
-            #endif
-        }
-        return try LogImage.open(at: name, mode: mode)
+        return try LogImage.open(name, in: scheme(name), mode: mode)
     }
 
     static func create(_ name: String, options: LogImage.CreateOptions) throws -> LogImage {
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            return try LogImage.create(radosURL: name, options: options)
-            #else
-            throw noRadosSupport(name)
-            #endif
-        }
-        return try LogImage.create(at: name, options: options)
+        try LogImage.create(name, in: scheme(name), options: options)
     }
 
     static func check(_ name: String, repair: Bool, breakLock: Bool = false) throws -> CheckReport {
         try breakLockIfAsked(name, breakLock)
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            return try LogImage.check(radosURL: name, repair: repair)
-            #else
-            throw noRadosSupport(name)
-            #endif
-        }
-        return try LogImage.check(at: name, repair: repair)
+        return try LogImage.check(name, in: scheme(name), repair: repair)
     }
 
     /// Removes an image this process just created and failed to fill (convert's clean-up).
     static func removeUnfinished(_ name: String) throws {
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            try RadosImageStore(url: name).destroy()
-            #endif
-            return
-        }
-        try FileManager.default.removeItem(atPath: name)
+        try scheme(name).removeUnfinished(name)
     }
 
     /// `logimg remove`: deletes an image under its writer lock.
     static func remove(_ name: String, breakLock: Bool) throws {
         try breakLockIfAsked(name, breakLock)
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            return try LogImage.remove(radosURL: name)
-            #else
-            throw noRadosSupport(name)
-            #endif
-        }
-        try LogImage.remove(at: name)
+        try LogImage.remove(name, in: scheme(name))
     }
 
     /// The metadata-only read-write open of the snapshot commands.
     static func openForSnapshotCommands(_ name: String, breakLock: Bool = false) throws -> LogImage {
         try breakLockIfAsked(name, breakLock)
-        if isRados(name) {
-            #if canImport(LogImageRados)
-            return try LogImage.openForSnapshotCommands(radosURL: name)
-            #else
-            throw noRadosSupport(name)
-            #endif
-        }
-        return try LogImage.openForSnapshotCommands(at: name)
+        return try LogImage.open(name, in: scheme(name), mode: .readWrite, metadataOnly: true)
     }
 
     /// `--break-lock`: a RADOS lock outlives a writer that died (a directory's
@@ -96,21 +70,14 @@ enum ImageName {
     /// longer write; the warning says so.
     static func breakLockIfAsked(_ name: String, _ breakLock: Bool) throws {
         guard breakLock else { return }
-        guard isRados(name) else {
+        let scheme = try scheme(name)
+        guard scheme.locksOutliveHolders else {
             throw CLIError("--break-lock applies to rados:// images only: the lock on an image directory (flock) ends with its holder's process")
         }
-        #if canImport(LogImageRados)
-        for holder in try LogImage.breakLock(radosURL: name) {
+        for holder in try scheme.breakLock(name, blocklistSeconds: 0) {
             Output.warning("broke the writer lock of \(name) held by \(holder), and blocklisted that client for an hour: "
                 + "if it was still running, its writes now fail. Two writers at once would corrupt the image.")
         }
-        #else
-        throw noRadosSupport(name)
-        #endif
-    }
-
-    static func noRadosSupport(_ name: String) -> CLIError {
-        CLIError("\(name): this logimg was built without RADOS support (install librados-dev and rebuild)")
     }
 }
 

@@ -1,78 +1,48 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LogImage
+import SystemPackage
 
-// Linux values; Glibc exports them only with _GNU_SOURCE.
-private let SEEK_DATA: Int32 = 3
-private let SEEK_HOLE: Int32 = 4
-
-/// A raw disk file or block device, through plain POSIX calls.
+/// A raw disk file or block device, through the library's I/O layer
+/// (`PosixFileSystem`); its errors are reported as the CLI's.
 final class RawFile {
-    let fd: Int32
+    let file: any StorageFile
     let path: String
     /// Whether SEEK_DATA/SEEK_HOLE work here (not on block devices and some file systems).
     private var seekDataWorks = true
 
-    private init(fd: Int32, path: String) {
-        self.fd = fd
+    private init(_ file: any StorageFile, path: String) {
+        self.file = file
         self.path = path
     }
 
-    deinit { Glibc.close(fd) }
-
     static func openForReading(_ path: String) throws -> RawFile {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CLIError.errno("could not open", path) }
-        return RawFile(fd: fd, path: path)
+        try RawFile(call("could not open", path) { try PosixFileSystem().open(path, mode: .readOnly) }, path: path)
     }
 
     /// Creates `path`, which must not exist.
     static func create(_ path: String) throws -> RawFile {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CLIError.errno("could not create", path) }
-        return RawFile(fd: fd, path: path)
+        try RawFile(call("could not create", path) { try PosixFileSystem().open(path, mode: .createNew) }, path: path)
     }
 
     /// Size in bytes (works for block devices too).
     func size() throws -> UInt64 {
-        let end = lseek(fd, 0, SEEK_END)
-        guard end >= 0 else { throw CLIError.errno("could not get the size of", path) }
-        return UInt64(end)
+        UInt64(try Self.call("could not get the size of", path) { try file.size() })
     }
 
     /// Fills `buffer` from `offset`; returns the bytes read (short only at end of file).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIError.errno("read error at offset \(offset + UInt64(done)) of", path)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        return done
+        try Self.call("read error at offset \(offset) of", path) { try file.read(into: buffer, at: Int64(offset)) }
     }
 
     func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIError.errno("write error at offset \(offset + UInt64(done)) of", path)
-            }
-            done += n
-        }
+        try Self.call("write error at offset \(offset) of", path) { try file.write(buffer, at: Int64(offset)) }
     }
 
     func truncate(to size: UInt64) throws {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw CLIError.errno("could not set the size of", path) }
+        try Self.call("could not set the size of", path) { try file.truncate(to: Int64(size)) }
     }
 
     func sync() throws {
-        guard fsync(fd) == 0 else { throw CLIError.errno("could not sync", path) }
+        try Self.call("could not sync", path) { try file.fullSync() }
     }
 
     /// Visits `[start, end)` as runs of `data` and `hole` using SEEK_DATA /
@@ -82,20 +52,30 @@ final class RawFile {
         var pos = start
         while pos < end {
             guard seekDataWorks else { try body(pos, end, true); return }
-            let d = lseek(fd, off_t(pos), SEEK_DATA)
-            if d < 0 {
-                if errno == ENXIO { try body(pos, end, false); return }  // only a hole follows
+            let d: Int64
+            do {
+                guard let next = try file.seekData(from: Int64(pos)) else { try body(pos, end, false); return }  // only a hole follows
+                d = next
+            } catch {
                 seekDataWorks = false
                 continue
             }
             var dataStart = max(pos, UInt64(d) & ~4095)
             if dataStart >= end { try body(pos, end, false); return }
             if dataStart > pos { try body(pos, dataStart, false) } else { dataStart = pos }
-            let h = lseek(fd, off_t(dataStart), SEEK_HOLE)
-            let holeStart = h < 0 ? end : min(end, (UInt64(h) + 4095) & ~4095)
+            let h = try? file.seekHole(from: Int64(dataStart))
+            let holeStart = h.map { min(end, (UInt64($0) + 4095) & ~4095) } ?? end
             let dataEnd = max(holeStart, min(end, dataStart + 4096))
             try body(dataStart, dataEnd, true)
             pos = dataEnd
+        }
+    }
+
+    /// Runs `body`, reporting an I/O layer error as the CLI's `what 'path': strerror`.
+    private static func call<T>(_ what: @autoclosure () -> String, _ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LogImageError {
+            guard let errno = e.cause as? Errno else { throw CLIError("\(what()) '\(path)': \(e.message)") }
+            throw CLIError.errno(what(), path, errno.rawValue)
         }
     }
 }

@@ -73,7 +73,7 @@ struct ServeCommand: ParsableCommand {
         var config = NBDServerConfiguration()
         config.readOnly = readOnly
         config.maxConnections = maxConnections
-        if ImageName.isRados(path) {
+        if ImageName.isRemote(path) {
             // Each RADOS read waits a network round trip: many threads, one request each.
             config.ioThreads = 32
             config.requestsPerWorkItem = 1

@@ -107,6 +107,25 @@ final class RadosImageTests: RadosTestCase {
         }
     }
 
+    /// Needs no cluster: once registered, `rados://` names map to RADOS, and
+    /// a malformed one is refused before any cluster is asked.
+    func testRegisteredSchemeMapsNames() throws {
+        RadosStoreScheme.register()
+        let scheme = try ImageStores.scheme(for: "rados://p/i")
+        XCTAssertTrue(scheme is RadosStoreScheme)
+        XCTAssertTrue(scheme.locksOutliveHolders)
+        XCTAssertTrue(scheme.isRemote)
+        XCTAssertTrue(try ImageStores.scheme(for: "/var/lib/p/i.limg") is DirectoryStoreScheme)
+        for bad in ["rados://", "rados://p", "rados://p/", "rados:///i"] {
+            let message = assertThrows(.invalidArgument) { try LogImage.open(named: bad, mode: .readOnly) }
+            XCTAssertTrue(message.contains("rados://POOL/NAME"), message)
+            assertThrows(.invalidArgument) { try LogImage.create(named: bad, options: .init(virtualSize: 1 << 20)) }
+        }
+        // The directory calls still point rados:// names to the radosURL: calls.
+        let message = assertThrows(.invalidArgument) { try LogImage.open(at: "rados://p/i", mode: .readOnly) }
+        XCTAssertTrue(message.contains("LogImage.open(radosURL:)"), message)
+    }
+
     /// The writer's exclusive lock keeps out other writers and names its
     /// holder; readers take no lock, so they run beside a writer and never
     /// block one; a dead holder's lock can be broken, and breaking it fences

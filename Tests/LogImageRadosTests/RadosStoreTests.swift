@@ -45,7 +45,9 @@ final class RadosStoreTests: RadosTestCase {
     func testConcurrentWritesAndReads() throws {
         let store = try freshStore(try newImageURL())
         let seg = try store.createSegment(1, header: [UInt8](repeating: 0, count: 4096), syncDirectory: true)
-        let file = try XCTUnwrap(seg as? any ConcurrentWrites)
+        let file = seg
+        XCTAssertTrue(file.abilities.contains(.concurrentWrites))
+        XCTAssertTrue(store.segmentAbilities.contains(.concurrentWrites))
         var rng = SeededRandom(seed: 11)
         // 40 batches of 4 KiB–160 KiB back to back, and one above maxTransfer (split in parts).
         var sizes = (0..<40).map { _ in 4096 * Int.random(in: 1...40, using: &rng) }
@@ -62,7 +64,9 @@ final class RadosStoreTests: RadosTestCase {
         }
         XCTAssertEqual(try store.segmentSize(1), UInt64(end))
 
-        let reader = try XCTUnwrap(try store.openSegment(1, writable: false) as? any CallbackReads)
+        let reader = try store.openSegment(1, writable: false)
+        XCTAssertTrue(reader.abilities.contains(.callbackReads))
+        XCTAssertTrue(store.segmentAbilities.contains(.callbackReads))
         var buffers = batches.map { [UInt8](repeating: 0, count: $0.count + 4096) }  // + 4 KiB: the last read is short
         var counts: [Int] = []
         try buffers.withUnsafeMutableBufferPointer { bufs in

@@ -46,8 +46,7 @@ extension LogImage {
     }
 
     package static func check(at path: String, repair: Bool, fileSystem fs: any FileSystem) throws -> CheckReport {
-        try requireImageDirectory(path, fs)
-        return try check(store: DirectoryImageStore(path: path, fileSystem: fs), repair: repair)
+        try check(path, in: ImageStores.directories(for: path, fileSystem: fs), repair: repair)
     }
 
     /// `check` of an image in any store (a directory, or RADOS objects). The

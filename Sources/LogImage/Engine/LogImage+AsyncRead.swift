@@ -2,7 +2,7 @@ import Dispatch
 
 extension LogImage {
     /// Whether `startRead(into:at:completion:)` can ever start a read here.
-    package var readsByCallback: Bool { store.readsByCallback }
+    package var readsByCallback: Bool { store.segmentAbilities.contains(.callbackReads) }
 
     /// Starts a read that completes by callback, when the store can do that
     /// (RADOS) and the range is the common case of `read(into:at:)`'s fast path:
@@ -17,11 +17,11 @@ extension LogImage {
     package func startRead(into buffer: ReadBuffer, at offset: UInt64,
                            completion: @escaping @Sendable ((any Error)?) -> Void) -> Bool {
         let count = UInt64(buffer.bytes.count)
-        guard store.readsByCallback, offset % 4096 == 0, count % 4096 == 0, count > 0,
+        guard store.segmentAbilities.contains(.callbackReads), offset % 4096 == 0, count % 4096 == 0, count > 0,
               let (handle, segment, at, crcs) = fastPiece(lba: offset / 512, sectors: count / 512),
-              let file = handle as? any CallbackReads else { return false }
+              handle.abilities.contains(.callbackReads) else { return false }
         do {
-            try file.startRead(into: buffer, at: Int64(at)) { result in
+            try handle.startRead(into: buffer, at: Int64(at)) { result in
                 switch result {
                 case .success(let n):
                     do {

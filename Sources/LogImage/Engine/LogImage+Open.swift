@@ -27,14 +27,7 @@ extension LogImage {
     package static func create(at path: String, options: CreateOptions, fileSystem fs: any FileSystem,
                                uuid: [UInt8]? = nil, creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
         try validate(options)
-        try refuseRadosName(path)
-        if fs.kind(of: path) != .missing {
-            throw LogImageError(.alreadyExists, "\(path) already exists")
-        }
-        try fs.createDirectory(path)
-        let parent = parentDirectory(path)
-        try fs.syncDirectory(parent)
-        return try create(store: DirectoryImageStore(path: path, fileSystem: fs), options: options,
+        return try create(path, in: ImageStores.directories(for: path, fileSystem: fs), options: options,
                           uuid: uuid, creationTime: creationTime, tuning: tuning)
     }
 
@@ -87,9 +80,8 @@ extension LogImage {
     /// `open` through a given I/O layer.
     package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning(),
                              metadataOnly: Bool = false) throws -> LogImage {
-        try requireImageDirectory(path, fs)
-        return try open(store: DirectoryImageStore(path: path, fileSystem: fs), mode: mode, tuning: tuning,
-                        metadataOnly: metadataOnly)
+        try open(path, in: ImageStores.directories(for: path, fileSystem: fs), mode: mode, tuning: tuning,
+                 metadataOnly: metadataOnly)
     }
 
     /// `open` of an image in any store (a directory, or RADOS objects): takes
@@ -114,34 +106,6 @@ extension LogImage {
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
                              state: recovered.state, io: recovered.io, metadataOnly: metadataOnly)
         return image
-    }
-
-    /// Throws `notFound` or `invalidArgument` unless `path` is a directory with a manifest.
-    static func requireImageDirectory(_ path: String, _ fs: any FileSystem) throws {
-        try refuseRadosName(path)
-        switch fs.kind(of: path) {
-        case .missing: throw LogImageError(.notFound, "\(path): no such image")
-        case .directory: break
-        default: throw LogImageError(.invalidArgument, "\(path): not a logimg image (an image is a directory NAME.limg)")
-        }
-        guard fs.kind(of: joinPath(path, Format.manifestName)) == .file else {
-            throw LogImageError(.invalidArgument, "\(path): not a logimg image (no manifest)")
-        }
-    }
-
-    /// The directory calls given `rados://POOL/NAME` say where such names are
-    /// opened, instead of reporting a missing directory of that name.
-    static func refuseRadosName(_ path: String) throws {
-        if path.hasPrefix("rados://") {
-            throw LogImageError(.invalidArgument, "\(path): rados:// images are opened through the LogImageRados module: LogImage.open(radosURL:), create(radosURL:), check(radosURL:), remove(radosURL:)")
-        }
-    }
-
-    static func parentDirectory(_ path: String) -> String {
-        var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        guard let slash = p.lastIndex(of: "/") else { return "." }
-        return slash == p.startIndex ? "/" : String(p[..<slash])
     }
 
     static func randomUUID() -> [UInt8] {

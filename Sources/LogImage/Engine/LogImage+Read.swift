@@ -229,18 +229,18 @@ extension LogImage {
     /// blocks, and returns the pieces left for `readPiece`. Local files take
     /// none: their reads are served from the page cache or one queue anyway.
     func readConcurrently(_ pieces: [ReadPiece], lba: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> [ReadPiece] {
-        guard pieces.count > 1, pieces.contains(where: { $0.handle is any CallbackReads }) else { return pieces }
+        guard pieces.count > 1, pieces.contains(where: { $0.handle.abilities.contains(.callbackReads) }) else { return pieces }
         var rest: [ReadPiece] = []
         var started: [(piece: ReadPiece, dest: UnsafeMutableRawBufferPointer, read: PendingRead)] = []
         var failure: (any Error)?
         for p in pieces {
             let e = p.extent, at = UInt64(e.sectorOffset) * 512
             let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
-            guard e.kind == .data, at % 4096 == 0, dest.count % 4096 == 0, let file = p.handle as? any CallbackReads else {
+            guard e.kind == .data, at % 4096 == 0, dest.count % 4096 == 0, p.handle.abilities.contains(.callbackReads) else {
                 rest.append(p)
                 continue
             }
-            do { started.append((p, dest, try file.startRead(into: dest, at: Int64(at)))) } catch {
+            do { started.append((p, dest, try p.handle.startRead(into: dest, at: Int64(at)))) } catch {
                 failure = error
                 break
             }

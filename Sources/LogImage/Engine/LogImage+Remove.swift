@@ -9,12 +9,7 @@ extension LogImage {
     ///   A directory that also holds files that are not the image's keeps
     ///   them, and the error names the directory.
     public static func remove(at path: String) throws {
-        let fs = PosixFileSystem()
-        try requireImageDirectory(path, fs)
-        try remove(store: DirectoryImageStore(path: path, fileSystem: fs))
-        do { try fs.removeDirectory(path) } catch let e as LogImageError {
-            throw LogImageError(e.code, "\(path): the image's files are removed, but the directory holds other files and was kept", cause: e)
-        }
+        try remove(path, in: ImageStores.directories(for: path, fileSystem: PosixFileSystem()))
     }
 
     /// Removes an image's objects from any store under its writer lock: the

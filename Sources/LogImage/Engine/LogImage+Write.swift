@@ -265,7 +265,7 @@ extension LogImage {
     }
 
     /// Writes every pending batch, in log order, creating segments as needed.
-    /// Where the segment file takes several writes at once (`ConcurrentWrites`:
+    /// Where the segment file takes several writes at once (`.concurrentWrites`:
     /// RADOS), the pending batches of one segment go out together.
     func drain() throws {
         try io.withLock { try drainLocked(&$0) }
@@ -284,8 +284,8 @@ extension LogImage {
             }
             var done = 1
             do {
-                if run.count > 1, let file = io.handle as? any ConcurrentWrites {
-                    try file.write(many: run.map { PositionedWrite($0.bytes, at: Int64($0.offset)) })
+                if run.count > 1, io.handle.abilities.contains(.concurrentWrites) {
+                    try io.handle.write(many: run.map { PositionedWrite($0.bytes, at: Int64($0.offset)) })
                     done = run.count
                 } else {
                     try io.handle.write(first.bytes, at: Int64(first.offset))

@@ -180,4 +180,24 @@ final class PosixFileHandle: StorageFile {
         if r == 0 || r == EOPNOTSUPP || r == ENOSYS { return }
         throw PosixFileSystem.error(Errno(rawValue: r), "fallocate", path, offset: offset)
     }
+
+    /// lseek SEEK_DATA; ENXIO means only a hole follows. Throws where the file
+    /// system or device does not support it (EINVAL, for one).
+    func seekData(from offset: Int64) throws -> Int64? {
+        let r = lseek(fd.rawValue, off_t(offset), seekDataWhence)
+        if r >= 0 { return Int64(r) }
+        if errno == ENXIO { return nil }
+        throw PosixFileSystem.error(Errno(rawValue: errno), "seek data", path, offset: offset)
+    }
+
+    /// lseek SEEK_HOLE.
+    func seekHole(from offset: Int64) throws -> Int64 {
+        let r = lseek(fd.rawValue, off_t(offset), seekHoleWhence)
+        if r >= 0 { return Int64(r) }
+        throw PosixFileSystem.error(Errno(rawValue: errno), "seek hole", path, offset: offset)
+    }
 }
+
+// Linux values; Glibc exports SEEK_DATA and SEEK_HOLE only with _GNU_SOURCE.
+private let seekDataWhence: Int32 = 3
+private let seekHoleWhence: Int32 = 4

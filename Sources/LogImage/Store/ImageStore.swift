@@ -46,12 +46,14 @@ package protocol ImageStore: Sendable {
     /// Deletes leftovers of interrupted atomic replacements (`*.tmp`).
     func removeTemporaryFiles() throws
 
-    /// Whether segment files are `CallbackReads` (reads complete by callback).
-    var readsByCallback: Bool { get }
+    /// What every segment file this store hands out can do
+    /// (`StorageFile.abilities`), for decisions made before one is at hand.
+    /// Default: nothing beyond one synchronous call at a time.
+    var segmentAbilities: StorageAbilities { get }
 }
 
 extension ImageStore {
-    package var readsByCallback: Bool { false }
+    package var segmentAbilities: StorageAbilities { [] }
 
     /// `createSegment` with its directory entry made durable (the only correct use).
     func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
