@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+import LogImageTestSupport
+@testable import LogImage
+
+/// The checkpoint codec (Spec §6) against checked-in checkpoint files: the
+/// encoder must produce them byte for byte, and both decoders (the whole
+/// file, and through DIRECTORY, §6.8) must read back what was encoded.
+/// Regenerate with LOGIMG_WRITE_FIXTURES=1 only for a deliberate format change.
+final class CheckpointCodecTests: XCTestCase {
+    static let uuid: [UInt8] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]
+
+    /// The checkpoint of the worked example if the image were closed (Spec §10):
+    /// HEAD_MAP with a data and a zero entry, HEAD_EPOCH 1, STATS, DIRECTORY.
+    static func workedExample() -> Checkpoint {
+        Checkpoint(generation: 1, coveredSegment: 1, coveredOffset: 12288, nextSeq: 3, uuid: uuid, headEpoch: 1,
+                   map: ExtentMap(sorted: [Extent(lba: 0, count: 8, seq: 1, kind: .data, segment: 1, sectorOffset: 16),
+                                           Extent(lba: 8, count: 8, seq: 2, kind: .zero, segment: 0, sectorOffset: 0)]),
+                   stats: LifetimeStats(guestBytes: 4096, logBytes: 8192))
+    }
+
+    /// A checkpoint with every section type and every field non-trivial: all
+    /// four extent kinds, names of several lengths (padding), a deleted epoch,
+    /// EPOCH_MAPs, large field values.
+    static func withSnapshots() -> Checkpoint {
+        let head = ExtentMap(sorted: [
+            Extent(lba: 0, count: 65536, seq: 900, kind: .data, segment: 7, sectorOffset: 8),
+            Extent(lba: 65536, count: 128, seq: 901, kind: .compressed, segment: 0x3fff_ffff, sectorOffset: 0xffff_fff8),
+            Extent(lba: 70000, count: 1, seq: (1 << 48) - 1, kind: .zero, segment: 0, sectorOffset: 0),
+            Extent(lba: (1 << 46) - 2, count: 2, seq: 17, kind: .trimmed, segment: 0, sectorOffset: 0),
+        ])
+        let epochs = [
+            Epoch(id: 1, parent: 0, kind: .snapshot, name: "base", timeNs: 1_767_225_600_000_000_001, seq: 10, virtualSize: 1 << 30),
+            Epoch(id: 2, parent: 1, kind: .deleted, name: "", timeNs: 1_767_225_600_000_000_002, seq: 20, virtualSize: 0),
+            Epoch(id: 3, parent: 2, kind: .snapshot, name: "nightly-2026-01-01 é", timeNs: 3, seq: 30, virtualSize: 1 << 31),
+            Epoch(id: 5, parent: 3, kind: .snapshot, name: "12345678", timeNs: 5, seq: 50, virtualSize: 4096),
+            Epoch(id: 6, parent: 5, kind: .head),
+        ]
+        let maps: [UInt32: ExtentMap] = [
+            1: ExtentMap(sorted: [Extent(lba: 1, count: 8, seq: 2, kind: .data, segment: 1, sectorOffset: 24)]),
+            3: ExtentMap(),
+            5: ExtentMap(sorted: [Extent(lba: 0, count: 3, seq: 40, kind: .trimmed, segment: 0, sectorOffset: 0),
+                                  Extent(lba: 3, count: 5, seq: 41, kind: .compressed, segment: 2, sectorOffset: 64)]),
+        ]
+        return Checkpoint(generation: 0x0102_0304_0506_0708, coveredSegment: 9, coveredOffset: 0x1234_5000, nextSeq: 1 << 48,
+                          uuid: uuid, headEpoch: 6, map: head, epochs: epochs, epochMaps: maps,
+                          stats: LifetimeStats(guestBytes: 0xdead_beef_0000, logBytes: 0xfeed_f00d_0000))
+    }
+
+    static let cases: [(file: String, checkpoint: Checkpoint)] = [
+        ("checkpoint-worked-example", workedExample()),
+        ("checkpoint-snapshots", withSnapshots()),
+    ]
+
+    func fixture(_ name: String) -> [UInt8] {
+        ImageFiles.read(Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(name)").path)
+    }
+
+    func testEncoderReproducesTheFixtures() {
+        for (file, c) in Self.cases {
+            let mine = c.encode()
+            if ProcessInfo.processInfo.environment["LOGIMG_WRITE_FIXTURES"] == "1" {
+                ImageFiles.write(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(file)").path, mine)
+            }
+            let golden = fixture(file)
+            let firstDiff = zip(mine, golden).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            XCTAssertTrue(mine == golden, "\(file): encode() differs from the fixture: sizes \(mine.count)/\(golden.count), first differing byte \(firstDiff.map(String.init) ?? "none")")
+        }
+    }
+
+    func assertSame(_ a: Checkpoint, _ b: Checkpoint, maps: Bool, _ what: String, line: UInt = #line) {
+        XCTAssertEqual(a.generation, b.generation, what, line: line)
+        XCTAssertEqual(a.coveredSegment, b.coveredSegment, what, line: line)
+        XCTAssertEqual(a.coveredOffset, b.coveredOffset, what, line: line)
+        XCTAssertEqual(a.nextSeq, b.nextSeq, what, line: line)
+        XCTAssertEqual(a.uuid, b.uuid, what, line: line)
+        XCTAssertEqual(a.headEpoch, b.headEpoch, what, line: line)
+        XCTAssertEqual(a.epochs, b.epochs, what, line: line)
+        XCTAssertEqual(a.stats, b.stats, what, line: line)
+        guard maps else { return }
+        XCTAssertEqual(a.map.entriesInOrder, b.map.entriesInOrder, what, line: line)
+        XCTAssertEqual(Set(a.epochMaps.keys), Set(b.epochMaps.keys), what, line: line)
+        for (id, m) in a.epochMaps { XCTAssertEqual(m.entriesInOrder, b.epochMaps[id]?.entriesInOrder, "\(what): EPOCH_MAP \(id)", line: line) }
+    }
+
+    func testWholeFileDecoderReadsTheFixtures() throws {
+        for (file, c) in Self.cases {
+            let bytes = fixture(file)
+            let d = try Checkpoint.decode(bytes, path: file, uuid: Self.uuid)
+            assertSame(d, c, maps: true, file)
+            XCTAssertEqual(d.encode(), bytes, "\(file): decode then encode")
+            let metadata = try Checkpoint.decode(bytes, path: file, uuid: Self.uuid, loadMaps: false)
+            assertSame(metadata, c, maps: false, file)
+            XCTAssertEqual(metadata.map.count, 0)
+            XCTAssertTrue(metadata.epochMaps.values.allSatisfy { $0.count == 0 })
+            XCTAssertEqual(metadata.pointers.maxSeq, d.pointers.maxSeq)
+            XCTAssertEqual(metadata.pointers.bySegment.map(\.segment), d.pointers.bySegment.map(\.segment))
+            XCTAssertEqual(metadata.pointers.bySegment.map(\.reach), d.pointers.bySegment.map(\.reach))
+        }
+    }
+
+    func testDirectoryDecoderReadsTheFixtures() throws {
+        let dir = TempDirectory()
+        for (file, c) in Self.cases {
+            let path = dir.file(file)
+            ImageFiles.write(path, fixture(file))
+            let h = try PosixFileSystem().open(path, mode: .readOnly)
+            let d = try XCTUnwrap(try Checkpoint.decodeThroughDirectory(h, path: path, uuid: Self.uuid), file)
+            assertSame(d, c, maps: false, file)
+            XCTAssertEqual(d.map.count, 0)
+            XCTAssertTrue(d.epochMaps.isEmpty)
+        }
+    }
+}
+
+extension ExtentMap {
+    /// Every entry in order, for comparisons.
+    var entriesInOrder: [Extent] {
+        var out: [Extent] = []
+        forEach { out.append($0) }
+        return out
+    }
+}
