@@ -84,12 +84,12 @@ struct BatchHeader: Equatable, Sendable {
         b.put32(payloadBlocks, B.offPayloadBlocks)
         b.put16(headerBlocks, B.offHeaderBlocks)
         b.put16(flags, B.offFlags)
-        b.put32(0, 20)
+        b.put32(0, B.offReserved1)
         b.put64(segmentNumber, B.offSegmentNumber)
         b.put64(batchOffset, B.offBatchOffset)
         b.put64(flushedUpTo, B.offFlushedUpTo)
         b.put64(imageTag, B.offImageTag)
-        b.put64(0, 56)
+        b.put64(0, B.offReserved2)
     }
 
     /// Computes and stores `header_crc` over the whole header area `b`.
