@@ -111,6 +111,95 @@ final class CheckpointCodecTests: XCTestCase {
             XCTAssertTrue(d.epochMaps.isEmpty)
         }
     }
+
+    func bad(_ why: String) -> LogImageError { .corrupt(why) }
+
+    /// Each section structure encodes its fields at the offsets of its table
+    /// (Spec §6.2–§6.8) and decodes them back; reserved bytes are zero.
+    func testSectionStructuresRoundTrip() throws {
+        let C = Format.Checkpoint.self
+        func written(_ f: (inout ByteWriter) -> Void) -> [UInt8] { var w = ByteWriter(); f(&w); return w.bytes }
+        func le(_ b: [UInt8], _ o: Int, _ n: Int) -> UInt64 { (0..<n).reversed().reduce(0) { $0 << 8 | UInt64(b[o + $1]) } }
+
+        let sh = Checkpoint.SectionHeader(type: 0x0102_0304, flags: 0x0506_0708, length: 0x1122_3344_5566_7788)
+        let shBytes = written { sh.encode(into: &$0) }
+        XCTAssertEqual(shBytes.count, C.sectionHeaderSize)
+        XCTAssertEqual(le(shBytes, 0, 4), 0x0102_0304); XCTAssertEqual(le(shBytes, 4, 4), 0x0506_0708)
+        XCTAssertEqual(le(shBytes, 8, 8), 0x1122_3344_5566_7788)
+        XCTAssertEqual(shBytes.withUnsafeBytes { Checkpoint.SectionHeader.decode($0, at: 0) }, sh)
+
+        let de = Checkpoint.DirectoryEntry(type: 3, flags: 1, offset: 0x0a0b_0c0d_0e0f, length: 0x99, dataCRC: 0xdead_beef)
+        let deBytes = written { de.encode(into: &$0) }
+        XCTAssertEqual(deBytes.count, C.directoryEntrySize)
+        XCTAssertEqual(le(deBytes, 8, 8), 0x0a0b_0c0d_0e0f); XCTAssertEqual(le(deBytes, 16, 8), 0x99)
+        XCTAssertEqual(le(deBytes, 24, 4), 0xdead_beef); XCTAssertEqual(le(deBytes, 28, 4), 0, "reserved")
+        XCTAssertEqual(deBytes.withUnsafeBytes { Checkpoint.DirectoryEntry.decode($0, at: 0) }, de)
+
+        let tr = Checkpoint.DirectoryTrailer(entriesCRC: 0x1234_5678, entryCount: 5)
+        var trBytes = written { tr.encode(into: &$0) }
+        XCTAssertEqual(trBytes.count, C.directoryTrailerSize)
+        XCTAssertEqual(le(trBytes, 0, 4), 0x1234_5678); XCTAssertEqual(le(trBytes, 4, 4), 5)
+        XCTAssertEqual(Array(trBytes[8..<16]), C.directoryMagic)
+        XCTAssertEqual(trBytes.withUnsafeBytes { Checkpoint.DirectoryTrailer.decode($0) }, tr)
+        trBytes[15] ^= 1
+        XCTAssertNil(trBytes.withUnsafeBytes { Checkpoint.DirectoryTrailer.decode($0) }, "wrong magic")
+
+        let headEpoch = written { Checkpoint.encodeHeadEpoch(7, into: &$0) }
+        XCTAssertEqual(headEpoch, [7, 0, 0, 0, 0, 0, 0, 0])
+        let emHeader = written { Checkpoint.encodeEpochMapHeader(9, into: &$0) }
+        XCTAssertEqual(emHeader, [9, 0, 0, 0, 0, 0, 0, 0])
+
+        let stats = LifetimeStats(guestBytes: 0x0102_0304_0506_0708, logBytes: 0x1112_1314_1516_1718)
+        let stBytes = written { stats.encode(into: &$0) }
+        XCTAssertEqual(stBytes.count, C.Stats.size)
+        XCTAssertEqual(le(stBytes, 0, 8), stats.guestBytes); XCTAssertEqual(le(stBytes, 8, 8), stats.logBytes)
+        XCTAssertEqual(stBytes.withUnsafeBytes { LifetimeStats.decode($0) }, stats)
+
+        let e = Extent(lba: 0x0123_4567, count: 300, seq: 0xabcd_ef01, kind: .compressed, segment: 0x0102_0304, sectorOffset: 0x0a0b_0c08)
+        let meBytes = written { e.encodeCheckpointEntry(into: &$0) }
+        XCTAssertEqual(meBytes.count, C.entrySize)
+        XCTAssertEqual(le(meBytes, 0, 8), 0x0123_4567); XCTAssertEqual(le(meBytes, 8, 8), 0xabcd_ef01)
+        XCTAssertEqual(le(meBytes, 16, 4), 300); XCTAssertEqual(meBytes[20], ExtentKind.compressed.rawValue)
+        XCTAssertEqual(Array(meBytes[21..<24]), [0, 0, 0], "reserved")
+        XCTAssertEqual(le(meBytes, 24, 4), 0x0102_0304); XCTAssertEqual(le(meBytes, 28, 4), 0x0a0b_0c08)
+        var pointers = Checkpoint.PointerSummary()
+        let back = try meBytes.withUnsafeBytes { try Checkpoint.decodeMap($0, at: 0, keep: true, pointers: &pointers, bad: bad) }
+        XCTAssertEqual(back.entriesInOrder, [e])
+
+        let epochs = [Epoch(id: 2, parent: 1, kind: .snapshot, name: "abcdefghi", timeNs: 0x0102_0304_0506_0708, seq: 77, virtualSize: 1 << 40),
+                      Epoch(id: 3, parent: 2, kind: .head)]
+        let epBytes = written { w in for x in epochs { x.encodeEntry(into: &w) } }
+        XCTAssertEqual(epBytes.count, (C.epochEntrySize + 16) + C.epochEntrySize, "a 9-byte name pads to 16")
+        XCTAssertEqual(le(epBytes, 0, 4), 2); XCTAssertEqual(le(epBytes, 4, 4), 1); XCTAssertEqual(epBytes[8], 2)
+        XCTAssertEqual(le(epBytes, 10, 2), 9); XCTAssertEqual(le(epBytes, 16, 8), 0x0102_0304_0506_0708)
+        XCTAssertEqual(le(epBytes, 24, 8), 77); XCTAssertEqual(le(epBytes, 32, 8), 1 << 40)
+        XCTAssertEqual(Array(epBytes[40..<49]), Array("abcdefghi".utf8)); XCTAssertEqual(Array(epBytes[49..<56]), [0, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try epBytes.withUnsafeBytes { try Checkpoint.decodeEpochs($0, at: 0, bad: bad) }, epochs)
+    }
+
+    /// Snapshot record payloads put their fields at the offsets of the §5.4 tables and decode back.
+    func testSnapshotPayloadsRoundTrip() {
+        func le(_ b: [UInt8], _ o: Int, _ n: Int) -> UInt64 { (0..<n).reversed().reduce(0) { $0 << 8 | UInt64(b[o + $1]) } }
+        let snap = SnapshotPayload.snapshot(frozen: 4, child: 5, timeNs: 0x0102_0304_0506_0708, name: "nightly", virtualSize: 1 << 33)
+        let s = snap.encode()
+        XCTAssertEqual(s.count, 32 + 7)
+        XCTAssertEqual(le(s, 0, 4), 4); XCTAssertEqual(le(s, 4, 4), 5); XCTAssertEqual(le(s, 8, 8), 0x0102_0304_0506_0708)
+        XCTAssertEqual(le(s, 16, 2), 7); XCTAssertEqual(le(s, 18, 6), 0, "reserved"); XCTAssertEqual(le(s, 24, 8), 1 << 33)
+        XCTAssertEqual(Array(s[32...]), Array("nightly".utf8))
+        let del = SnapshotPayload.delete(epoch: 4, timeNs: 99, name: "n")
+        let d = del.encode()
+        XCTAssertEqual(d.count, 33)
+        XCTAssertEqual(le(d, 0, 4), 4); XCTAssertEqual(le(d, 4, 4), 0, "reserved"); XCTAssertEqual(le(d, 8, 8), 99)
+        XCTAssertEqual(le(d, 16, 2), 1); XCTAssertEqual(Array(d[18..<32]), [UInt8](repeating: 0, count: 14), "reserved")
+        let ep = SnapshotPayload.epoch(newEpoch: 9, parent: 4, timeNs: 123)
+        let e = ep.encode()
+        XCTAssertEqual(e.count, 32)
+        XCTAssertEqual(le(e, 0, 4), 9); XCTAssertEqual(le(e, 4, 4), 4); XCTAssertEqual(le(e, 8, 8), 123)
+        XCTAssertEqual(Array(e[16..<32]), [UInt8](repeating: 0, count: 16), "reserved")
+        for (p, type) in [(snap, Format.RecordType.snapshot), (del, .snapshotDelete), (ep, .epoch)] {
+            XCTAssertEqual(p.encode().withUnsafeBytes { SnapshotPayload.decode(type: type, $0) }, p)
+        }
+    }
 }
 
 extension ExtentMap {
