@@ -186,6 +186,11 @@ final class SpecConstantsTests: XCTestCase {
         assertField(b, "reserved", at: B.offReserved2, size: 8, "§5.2")
         XCTAssertEqual(B.offReserved2 + 8, B.headerSize)
         XCTAssertTrue(section("## §1").contains("A **UUID** is stored as \(Format.uuidSize) bytes"))
+        XCTAssertTrue(b.contains("`ceil((\(B.headerSize) + \(Format.Record.headerSize) × record_count + \(B.blockCRCSize) × payload_blocks) / \(Format.blockSize))`"))
+        XCTAssertTrue(b.contains("Block CRC table: m u32 values")); XCTAssertEqual(B.blockCRCSize, MemoryLayout<UInt32>.size)
+        let h = BatchHeader(recordCount: 2, payloadBlocks: 3, headerBlocks: 1, segmentNumber: 1, batchOffset: 4096, flushedUpTo: 4096, imageTag: 0)
+        XCTAssertEqual(h.blockCRCOffset(2), B.headerSize + 2 * Format.Record.headerSize + 2 * B.blockCRCSize)
+        XCTAssertTrue(section("## §4").contains("at least \(Format.Manifest.headerLength), at most \(Format.Manifest.fileSize), a multiple of \(Format.Manifest.headerLengthMultiple)."))
     }
 
     /// The offsets of every checkpoint structure after the header (§6.2–§6.8).

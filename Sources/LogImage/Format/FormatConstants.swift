@@ -35,8 +35,10 @@ public enum Format {
         static let magic: [UInt8] = [0x4C, 0x49, 0x4D, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         /// Total size of the manifest file (Spec §4).
         static let fileSize = 4096
-        /// `header_length` written by this version (Spec §4).
+        /// `header_length` written by this version, and the least a reader accepts (Spec §4).
         static let headerLength = 128
+        /// `header_length` is a multiple of this (Spec §4).
+        static let headerLengthMultiple = 8
         /// Format version written and read by this implementation (Spec §4).
         static let version: UInt32 = 1
         // Byte offsets (Spec §4 table).
@@ -115,6 +117,8 @@ public enum Format {
         static let maxPayloadBlocks = 8192
         /// Largest header area: 16 blocks (Spec §5.2).
         static let maxHeaderBlocks = 16
+        /// Bytes per entry of the block CRC table after the record headers: one u32 per payload block (Spec §5.2).
+        static let blockCRCSize = 4
         static let offMagic = 0
         static let offHeaderCRC = 4
         static let offRecordCount = 8

@@ -68,7 +68,7 @@ struct Manifest: Equatable, Sendable {
                 throw LogImageError(.unsupportedFeature, "\(path): manifest version \(version); this logimg reads version \(M.version)")
             }
             let headerLength = Int(b.le32(M.offHeaderLength))
-            guard headerLength >= M.headerLength, headerLength <= min(M.fileSize, bytes.count), headerLength % 8 == 0 else {
+            guard headerLength >= M.headerLength, headerLength <= min(M.fileSize, bytes.count), headerLength % M.headerLengthMultiple == 0 else {
                 throw LogImageError.corrupt("\(path): manifest header_length \(headerLength) out of range (offset \(M.offHeaderLength))")
             }
             let stored = b.le32(M.offHeaderCRC)

@@ -65,12 +65,15 @@ struct BatchHeader: Equatable, Sendable {
 
     /// Header blocks needed for `records` records and `payloadBlocks` block CRCs (Spec §5.2).
     static func headerBlocks(records: Int, payloadBlocks: Int) -> Int {
-        let bytes = Format.Batch.headerSize + records * Format.Record.headerSize + payloadBlocks * 4
+        let bytes = Format.Batch.headerSize + records * Format.Record.headerSize + payloadBlocks * Format.Batch.blockCRCSize
         return (bytes + Format.blockSize - 1) / Format.blockSize
     }
 
     /// Byte offset of the block CRC table inside the header area.
     var crcTableOffset: Int { Format.Batch.headerSize + Int(recordCount) * Format.Record.headerSize }
+    /// Byte offset of block CRC table entry `i` (payload block `i`) inside the header area.
+    @inline(__always)
+    func blockCRCOffset(_ i: Int) -> Int { crcTableOffset + Format.Batch.blockCRCSize * i }
     /// Bytes of the whole batch (header area + payload area).
     var totalBytes: Int { (Int(headerBlocks) + Int(payloadBlocks)) * Format.blockSize }
     var headerBytes: Int { Int(headerBlocks) * Format.blockSize }
