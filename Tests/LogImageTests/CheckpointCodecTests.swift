@@ -200,6 +200,83 @@ final class CheckpointCodecTests: XCTestCase {
             XCTAssertEqual(p.encode().withUnsafeBytes { SnapshotPayload.decode(type: type, $0) }, p)
         }
     }
+
+    /// A checkpoint file with exactly `sections` (type, flags, data) in its
+    /// body, then DIRECTORY, with every CRC and length right: what a writer
+    /// of a later version, or a buggy one, might produce.
+    static func assemble(_ sections: [(type: UInt32, flags: UInt32, data: [UInt8])]) -> [UInt8] {
+        let C = Format.Checkpoint.self
+        var body = ByteWriter()
+        var starts: [Int] = []
+        for s in sections {
+            starts.append(body.count)
+            Checkpoint.SectionHeader(type: s.type, flags: s.flags, length: UInt64(s.data.count)).encode(into: &body)
+            body.bytes(s.data)
+        }
+        body.appendDirectory(starts: starts, bodyOffset: C.headerLength)
+        var out = [UInt8](repeating: 0, count: C.headerLength) + body.bytes
+        out.withUnsafeMutableBytes { b in
+            for (i, v) in C.magic.enumerated() { b[C.offMagic + i] = v }
+            b.put32(C.version, C.offVersion)
+            b.put32(UInt32(C.headerLength), C.offHeaderLength)
+            b.put32(UInt32(sections.count + 1), C.offSectionCount)
+            b.put64(1, C.offGeneration); b.put64(1, C.offCoveredSegment); b.put64(4096, C.offCoveredOffset); b.put64(1, C.offNextSeq)
+            b.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[C.headerLength...])), C.offBodyCRC)
+            for i in 0..<16 { b[C.offUUID + i] = uuid[i] }
+            b.put64(UInt64(b.count - C.headerLength), C.offBodyLength)
+            b.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<C.headerLength]), zeroing: C.offHeaderCRC), C.offHeaderCRC)
+        }
+        return out
+    }
+
+    /// The per-section checks exist once (SectionParser): a section that one
+    /// decoder refuses, the other refuses with the same error, and what one
+    /// accepts the other accepts.
+    func testBothDecodersApplyTheSameSectionChecks() throws {
+        let C = Format.Checkpoint.self
+        let headMap: (UInt32, UInt32, [UInt8]) = (C.sectionHeadMap, 1, [])
+        let stats: (UInt32, UInt32, [UInt8]) = (C.sectionStats, 0, [UInt8](repeating: 1, count: 16))
+        func epochs(_ list: [Epoch]) -> (UInt32, UInt32, [UInt8]) {
+            var w = ByteWriter()
+            for e in list { e.encodeEntry(into: &w) }
+            return (C.sectionEpochs, 1, w.bytes)
+        }
+        let cases: [(String, [(type: UInt32, flags: UInt32, data: [UInt8])], LogImageError.Code?, String?)] = [
+            ("valid", [headMap, (C.sectionHeadEpoch, 1, [1, 0, 0, 0, 0, 0, 0, 0]), stats], nil, nil),
+            ("HEAD_EPOCH too long", [headMap, (C.sectionHeadEpoch, 1, [UInt8](repeating: 0, count: 16))], .corruption, "HEAD_EPOCH section is 16 bytes, not 8"),
+            ("STATS too short", [headMap, (C.sectionStats, 0, [0, 0, 0, 0, 0, 0, 0, 0])], .corruption, "STATS section too short"),
+            ("STATS twice", [headMap, stats, stats], .corruption, "section type 5 appears twice"),
+            ("HEAD_MAP twice", [headMap, headMap], .corruption, "section type 1 appears twice"),
+            ("no HEAD_MAP", [stats], .corruption, "checkpoint has no HEAD_MAP section"),
+            ("unknown, REQUIRED", [headMap, (99, 1, [])], .unsupportedFeature, "checkpoint section type 99 is required but unknown"),
+            ("unknown, not REQUIRED", [headMap, (99, 0, [1, 2, 3, 4, 5, 6, 7, 8])], nil, nil),
+            ("snapshot name with '/'", [headMap, (C.sectionHeadEpoch, 1, [2, 0, 0, 0, 0, 0, 0, 0]),
+                                        epochs([Epoch(id: 1, parent: 0, kind: .snapshot, name: "a/b"), Epoch(id: 2, parent: 1, kind: .head)])],
+             .corruption, "contains a control character or '/'"),
+            ("head not in EPOCHS", [headMap, epochs([Epoch(id: 1, parent: 0, kind: .snapshot, name: "a"), Epoch(id: 2, parent: 1, kind: .head)])],
+             .corruption, "HEAD_EPOCH 1 is not the head in EPOCHS"),
+        ]
+        let dir = TempDirectory()
+        for (i, (name, sections, code, message)) in cases.enumerated() {
+            let bytes = Self.assemble(sections)
+            let path = dir.file("ckpt-\(i)")
+            ImageFiles.write(path, bytes)
+            let h = try PosixFileSystem().open(path, mode: .readOnly)
+            for (decoder, run) in [("decode", { _ = try Checkpoint.decode(bytes, path: path, uuid: Self.uuid) }),
+                                   ("decodeThroughDirectory", {
+                                       let c = try Checkpoint.decodeThroughDirectory(h, path: path, uuid: Self.uuid)
+                                       XCTAssertNotNil(c, "\(name): DIRECTORY is valid")
+                                   })] as [(String, () throws -> Void)] {
+                do {
+                    try run()
+                    XCTAssertNil(code, "\(name): \(decoder) accepted it")
+                } catch let e as LogImageError {
+                    XCTAssertEqual(e.code, code, "\(name): \(decoder): \(e)")
+                    XCTAssertTrue(message.map { e.message.contains($0) } ?? false, "\(name): \(decoder): \(e)")
+                }
+            }
+        }
+    }
 }
 
 extension ExtentMap {
