@@ -161,9 +161,79 @@ final class SpecConstantsTests: XCTestCase {
             assertField(map, n, at: o, size: s, "§6.3")
         }
         for (k, v) in [(ExtentKind.data, "0 data"), (.compressed, "1 compressed data"), (.zero, "2 zero"), (.trimmed, "3 trimmed")] {
-            XCTAssertEqual(Format.ExtentKind(rawValue: k.rawValue).map { "\($0.rawValue)" }, String(v.prefix(1)))
+            XCTAssertEqual("\(k.rawValue)", String(v.prefix(1)))
             XCTAssertTrue(map.contains(v))
         }
+    }
+
+    /// The field tables of the snapshot record payloads (§5.4) and the batch header's reserved fields (§5.2).
+    func testSnapshotPayloadTablesAndReservedFields() {
+        let P = Format.SnapshotPayload.self, t = section("### §5.4")
+        let S = P.Snapshot.self, D = P.Delete.self, E = P.EpochSwitch.self
+        for (n, o, s) in [("frozen_epoch", S.offFrozenEpoch, 4), ("child_epoch", S.offChildEpoch, 4), ("time_ns", S.offTimeNs, 8),
+                          ("name_length", S.offNameLength, 2), ("virtual_size", S.offVirtualSize, 8),
+                          ("epoch", D.offEpoch, 4), ("time_ns", D.offTimeNs, 8), ("name_length", D.offNameLength, 2),
+                          ("new_epoch", E.offNewEpoch, 4), ("parent_epoch", E.offParentEpoch, 4), ("time_ns", E.offTimeNs, 8)] {
+            assertField(t, n, at: o, size: s, "§5.4")
+        }
+        XCTAssertEqual(D.offNameLength, S.offNameLength, "SnapshotPayload.decode reads name_length of both at one offset")
+        XCTAssertTrue(t.contains("| \(P.headerSize) - (\(P.headerSize) + name_length − 1) | name |"))
+        XCTAssertTrue(t.contains("`stored_length` is exactly \(P.headerSize) + `name_length`, and for EPOCH it is exactly \(P.headerSize)."))
+        XCTAssertTrue(t.contains("A `name` is 1 to \(P.maxNameLength) bytes of UTF-8"))
+        XCTAssertEqual(SnapshotPayload.headerSize, P.headerSize)
+        let b = section("### §5.2"), B = Format.Batch.self
+        assertField(b, "reserved", at: B.offReserved1, size: 4, "§5.2")
+        assertField(b, "reserved", at: B.offReserved2, size: 8, "§5.2")
+        XCTAssertEqual(B.offReserved2 + 8, B.headerSize)
+        XCTAssertTrue(section("## §1").contains("A **UUID** is stored as \(Format.uuidSize) bytes"))
+        XCTAssertTrue(b.contains("`ceil((\(B.headerSize) + \(Format.Record.headerSize) × record_count + \(B.blockCRCSize) × payload_blocks) / \(Format.blockSize))`"))
+        XCTAssertTrue(b.contains("Block CRC table: m u32 values")); XCTAssertEqual(B.blockCRCSize, MemoryLayout<UInt32>.size)
+        let h = BatchHeader(recordCount: 2, payloadBlocks: 3, headerBlocks: 1, segmentNumber: 1, batchOffset: 4096, flushedUpTo: 4096, imageTag: 0)
+        XCTAssertEqual(h.blockCRCOffset(2), B.headerSize + 2 * Format.Record.headerSize + 2 * B.blockCRCSize)
+        XCTAssertTrue(section("## §4").contains("at least \(Format.Manifest.headerLength), at most \(Format.Manifest.fileSize), a multiple of \(Format.Manifest.headerLengthMultiple)."))
+    }
+
+    /// The offsets of every checkpoint structure after the header (§6.2–§6.8).
+    func testCheckpointSectionOffsets() {
+        let C = Format.Checkpoint.self
+        func flat(_ s: String) -> String { s.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ") }
+        let sec = section("### §6.2")
+        for (n, o, s) in [("type", C.Section.offType, 4), ("flags", C.Section.offFlags, 4), ("length", C.Section.offLength, 8)] {
+            assertField(sec, n, at: o, size: s, "§6.2")
+        }
+        XCTAssertEqual(C.Section.offLength + 8, C.sectionHeaderSize)
+        let map = section("### §6.3"), M = C.MapEntry.self
+        for (n, o, s) in [("lba", M.offLBA, 8), ("seq", M.offSeq, 8), ("sectors", M.offSectors, 4), ("kind", M.offKind, 1),
+                          ("segment", M.offSegment, 4), ("sector_offset", M.offSectorOffset, 4)] {
+            assertField(map, n, at: o, size: s, "§6.3")
+        }
+        XCTAssertEqual(M.offSectorOffset + 4, C.entrySize)
+        XCTAssertNil(ExtentKind(rawValue: 4), "§6.3 defines kinds 0 to 3 only")
+        let he = section("### §6.4")
+        XCTAssertTrue(he.contains("Section type \(C.sectionHeadEpoch), `length` \(C.HeadEpoch.size)"))
+        assertField(he, "epoch", at: C.HeadEpoch.offEpoch, size: 4, "§6.4")
+        let ep = section("### §6.5"), E = C.EpochEntry.self
+        for (n, o, s) in [("id", E.offID, 4), ("parent", E.offParent, 4), ("kind", E.offKind, 1), ("name_length", E.offNameLength, 2),
+                          ("time_ns", E.offTimeNs, 8), ("seq", E.offSeq, 8), ("virtual_size", E.offVirtualSize, 8)] {
+            assertField(ep, n, at: o, size: s, "§6.5")
+        }
+        XCTAssertTrue(ep.contains("| \(E.offName) - (\(E.offName) + name_length − 1) | name |"))
+        XCTAssertEqual(E.offName, C.epochEntrySize)
+        XCTAssertTrue(flat(ep).contains("zero-padded to a multiple of \(E.namePadding) bytes"))
+        let em = section("### §6.6")
+        assertField(em, "epoch", at: C.EpochMap.offEpoch, size: 4, "§6.6")
+        XCTAssertTrue(em.contains("| \(C.EpochMap.offEntries) - (length − 1) | entries |"))
+        let st = section("### §6.7")
+        XCTAssertTrue(flat(st).contains("`length` is \(C.Stats.size)."))
+        assertField(st, "guest_bytes", at: C.Stats.offGuestBytes, size: 8, "§6.7")
+        assertField(st, "log_bytes", at: C.Stats.offLogBytes, size: 8, "§6.7")
+        let dir = section("### §6.8"), DE = C.DirectoryEntry.self, DT = C.DirectoryTrailer.self
+        for (n, o, s) in [("type", DE.offType, 4), ("flags", DE.offFlags, 4), ("offset", DE.offOffset, 8), ("length", DE.offLength, 8),
+                          ("data_crc", DE.offDataCRC, 4), ("entries_crc", DT.offEntriesCRC, 4), ("entry_count", DT.offEntryCount, 4),
+                          ("magic", DT.offMagic, 8)] {
+            assertField(dir, n, at: o, size: s, "§6.8")
+        }
+        XCTAssertEqual(DT.offMagic + C.directoryMagic.count, C.directoryTrailerSize)
     }
 
     func testFeatureBits() {

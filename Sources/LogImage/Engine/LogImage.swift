@@ -182,14 +182,6 @@ struct EngineState: Sendable {
     }
 }
 
-/// Lifetime counters kept in checkpoints (Spec §6.7): bytes the guest wrote
-/// in DATA records, and bytes appended to the log (batches, headers included).
-/// Their ratio is the write amplification since creation.
-struct LifetimeStats: Sendable, Equatable, Codable {
-    var guestBytes: UInt64 = 0
-    var logBytes: UInt64 = 0
-}
-
 /// What the I/O lock protects: the segment file batches are appended to.
 /// Holding it serialises log writes, syncs and segment roll-overs.
 struct IOState: Sendable {

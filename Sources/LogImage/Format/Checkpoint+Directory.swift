@@ -1,6 +1,55 @@
 /// The DIRECTORY section of a checkpoint (Spec §6.8), and reading a
 /// checkpoint through it: the header and the small sections only, each
 /// checked against its own CRC, with a few positioned reads.
+extension Checkpoint {
+    /// One DIRECTORY entry (Spec §6.8): where a section is and the CRC of its data.
+    struct DirectoryEntry: Equatable, Sendable {
+        var type: UInt32
+        var flags: UInt32
+        /// File offset of the section's header.
+        var offset: UInt64
+        var length: UInt64
+        var dataCRC: UInt32
+
+        func encode(into w: inout ByteWriter) {
+            let E = Format.Checkpoint.DirectoryEntry.self
+            w.append(Format.Checkpoint.directoryEntrySize) { b in
+                b.put32(type, E.offType); b.put32(flags, E.offFlags); b.put64(offset, E.offOffset)
+                b.put64(length, E.offLength); b.put32(dataCRC, E.offDataCRC)
+            }
+        }
+
+        /// The entry at `o`; the caller has checked that `directoryEntrySize` bytes are there.
+        static func decode(_ b: UnsafeRawBufferPointer, at o: Int) -> DirectoryEntry {
+            let E = Format.Checkpoint.DirectoryEntry.self
+            return DirectoryEntry(type: b.le32(o + E.offType), flags: b.le32(o + E.offFlags), offset: b.le64(o + E.offOffset),
+                                  length: b.le64(o + E.offLength), dataCRC: b.le32(o + E.offDataCRC))
+        }
+    }
+
+    /// The DIRECTORY trailer, the file's last bytes (Spec §6.8).
+    struct DirectoryTrailer: Equatable, Sendable {
+        var entriesCRC: UInt32
+        var entryCount: UInt32
+
+        func encode(into w: inout ByteWriter) {
+            let T = Format.Checkpoint.DirectoryTrailer.self, magic = Format.Checkpoint.directoryMagic
+            w.append(Format.Checkpoint.directoryTrailerSize) { b in
+                b.put32(entriesCRC, T.offEntriesCRC); b.put32(entryCount, T.offEntryCount)
+                for (i, v) in magic.enumerated() { b[T.offMagic + i] = v }
+            }
+        }
+
+        /// The trailer in `b` (`directoryTrailerSize` bytes); nil when its magic is wrong.
+        static func decode(_ b: UnsafeRawBufferPointer) -> DirectoryTrailer? {
+            let T = Format.Checkpoint.DirectoryTrailer.self, magic = Format.Checkpoint.directoryMagic
+            guard b.count >= Format.Checkpoint.directoryTrailerSize,
+                  magic.indices.allSatisfy({ b[T.offMagic + $0] == magic[$0] }) else { return nil }
+            return DirectoryTrailer(entriesCRC: b.le32(T.offEntriesCRC), entryCount: b.le32(T.offEntryCount))
+        }
+    }
+}
+
 extension ByteWriter {
     /// Appends DIRECTORY for the sections starting at `starts` (body offsets,
     /// in order; the body holds exactly those sections). `bodyOffset` is
@@ -11,16 +60,17 @@ extension ByteWriter {
         entries.reserve(starts.count * C.directoryEntrySize)
         bytes.withUnsafeBytes { b in
             for start in starts {
-                let type = b.le32(start), flags = b.le32(start + 4), length = b.le64(start + 8)
-                let data = UnsafeRawBufferPointer(rebasing: b[(start + C.sectionHeaderSize)..<(start + C.sectionHeaderSize + Int(length))])
-                entries.u32(type); entries.u32(flags); entries.u64(UInt64(bodyOffset + start)); entries.u64(length)
-                entries.u32(CRC32C.checksum(data)); entries.u32(0)
+                let s = Checkpoint.SectionHeader.decode(b, at: start)
+                let dataAt = start + C.sectionHeaderSize
+                let data = UnsafeRawBufferPointer(rebasing: b[dataAt..<(dataAt + Int(s.length))])
+                Checkpoint.DirectoryEntry(type: s.type, flags: s.flags, offset: UInt64(bodyOffset + start), length: s.length,
+                                          dataCRC: CRC32C.checksum(data)).encode(into: &entries)
             }
         }
-        u32(C.sectionDirectory); u32(0); u64(UInt64(entries.count + C.directoryTrailerSize))
+        Checkpoint.SectionHeader(type: C.sectionDirectory, flags: 0, length: UInt64(entries.count + C.directoryTrailerSize)).encode(into: &self)
         let crc = entries.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         bytes(entries.bytes)
-        u32(crc); u32(UInt32(starts.count)); bytes(C.directoryMagic)
+        Checkpoint.DirectoryTrailer(entriesCRC: crc, entryCount: UInt32(starts.count)).encode(into: &self)
     }
 }
 
@@ -50,76 +100,42 @@ extension Checkpoint {
         let hl = UInt64(C.headerLength), trailer = UInt64(C.directoryTrailerSize), sh = UInt64(C.sectionHeaderSize)
         guard size >= hl + sh + trailer else { return nil }
         let tail = try read(size - trailer, Int(trailer))
-        guard Array(tail[8..<16]) == C.directoryMagic else { return nil }
-        let (entriesCRC, count) = tail.withUnsafeBytes { ($0.le32(0), UInt64($0.le32(4))) }
+        guard let t = tail.withUnsafeBytes({ DirectoryTrailer.decode($0) }) else { return nil }
+        let count = UInt64(t.entryCount)
         let entriesBytes = count * UInt64(C.directoryEntrySize)
         guard count + 1 == UInt64(sectionCount), entriesBytes + trailer + sh + hl <= size else { return nil }
         let dirHeaderAt = size - trailer - entriesBytes - sh
         let dir = try read(dirHeaderAt, Int(sh + entriesBytes))
         let entriesOK = dir.withUnsafeBytes { d -> Bool in
-            d.le32(0) == C.sectionDirectory && d.le64(8) == entriesBytes + trailer
-                && CRC32C.checksum(UnsafeRawBufferPointer(rebasing: d[Int(sh)...])) == entriesCRC
+            let s = SectionHeader.decode(d, at: 0)
+            return s.type == C.sectionDirectory && s.length == entriesBytes + trailer
+                && CRC32C.checksum(UnsafeRawBufferPointer(rebasing: d[Int(sh)...])) == t.entriesCRC
         }
         guard entriesOK else { return nil }
-        struct Entry { var type: UInt32; var flags: UInt32; var offset: UInt64; var length: UInt64; var crc: UInt32 }
-        var entries: [Entry] = []
+        var entries: [DirectoryEntry] = []
         var next = hl
         for i in 0..<Int(count) {
-            let o = Int(sh) + i * C.directoryEntrySize
-            let e = dir.withUnsafeBytes { d in
-                Entry(type: d.le32(o), flags: d.le32(o + 4), offset: d.le64(o + 8), length: d.le64(o + 16), crc: d.le32(o + 24))
-            }
+            let e = dir.withUnsafeBytes { DirectoryEntry.decode($0, at: Int(sh) + i * C.directoryEntrySize) }
             // The entries tile the body exactly, up to the DIRECTORY section header.
             guard e.offset == next, e.length <= dirHeaderAt - e.offset - sh else { return nil }
             next = e.offset + sh + e.length
             entries.append(e)
         }
         guard next == dirHeaderAt else { return nil }
-        /// The data of a section the directory lists, if its header and CRC agree.
-        func data(_ e: Entry) throws -> [UInt8]? {
-            let bytes = try read(e.offset, Int(sh + e.length))
-            let ok = bytes.withUnsafeBytes { b in
-                b.le32(0) == e.type && b.le32(4) == e.flags && b.le64(8) == e.length
-                    && CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[Int(sh)...])) == e.crc
-            }
-            return ok ? Array(bytes[Int(sh)...]) : nil
-        }
-        var epoch: UInt32 = Format.initialEpoch
-        var epochs: [Epoch] = []
-        var stats = LifetimeStats()
-        var hasHeadMap = false
-        var seen = Set<UInt32>()
+        var parser = SectionParser(reading: .directory, path: path)
         for e in entries {
-            let known = [C.sectionHeadMap, C.sectionHeadEpoch, C.sectionEpochs, C.sectionStats].contains(e.type)
-            guard !known || seen.insert(e.type).inserted else { throw bad("section type \(e.type) appears twice") }
-            switch e.type {
-            case C.sectionHeadMap:
-                hasHeadMap = true
-            case C.sectionEpochMap:
-                break  // not read: its data is checked by whoever loads the maps
-            case C.sectionHeadEpoch:
-                guard let d = try data(e) else { return nil }
-                guard d.count == 8 else { throw bad("HEAD_EPOCH section is \(d.count) bytes, not 8") }
-                epoch = d.withUnsafeBytes { $0.le32(0) }
-            case C.sectionEpochs:
-                guard let d = try data(e) else { return nil }
-                epochs = try d.withUnsafeBytes { try decodeEpochs($0, at: Int(e.offset + sh), bad: bad) }
-            case C.sectionStats:
-                guard let d = try data(e) else { return nil }
-                guard d.count >= 16 else { throw bad("STATS section too short") }
-                stats = d.withUnsafeBytes { LifetimeStats(guestBytes: $0.le64(0), logBytes: $0.le64(8)) }
-            default:
-                if e.flags & C.sectionFlagRequired != 0 {
-                    throw LogImageError(.unsupportedFeature, "\(path): checkpoint section type \(e.type) is required but unknown")
-                }
+            guard try parser.admit(type: e.type, flags: e.flags) else { continue }
+            // The section's data, if its header and CRC agree with the entry.
+            let bytes = try read(e.offset, Int(sh + e.length))
+            let parsed = try bytes.withUnsafeBytes { b -> Bool in
+                let s = SectionHeader.decode(b, at: 0)
+                let data = UnsafeRawBufferPointer(rebasing: b[Int(sh)...])
+                guard s.type == e.type, s.flags == e.flags, s.length == e.length, CRC32C.checksum(data) == e.dataCRC else { return false }
+                try parser.parse(type: e.type, data, at: Int(e.offset + sh))
+                return true
             }
+            guard parsed else { return nil }
         }
-        guard hasHeadMap else { throw bad("checkpoint has no HEAD_MAP section") }
-        try checkEpochs(epochs, head: epoch, mapIDs: [], bad: bad)
-        return header.withUnsafeBytes { b in
-            Checkpoint(generation: b.le64(C.offGeneration), coveredSegment: b.le64(C.offCoveredSegment),
-                       coveredOffset: b.le64(C.offCoveredOffset), nextSeq: b.le64(C.offNextSeq),
-                       uuid: uuid, headEpoch: epoch, map: ExtentMap(), epochs: epochs, epochMaps: [:], stats: stats)
-        }
+        return try header.withUnsafeBytes { try parser.finish(header: $0, uuid: uuid) }
     }
 }

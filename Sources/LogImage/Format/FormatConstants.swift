@@ -11,6 +11,8 @@ public enum Format {
     public static let sectorSize = 512
     /// Bytes in a block. Segment headers, batches and payloads start on block boundaries (Spec §1).
     public static let blockSize = 4096
+    /// Bytes of a stored UUID (Spec §1).
+    static let uuidSize = 16
 
     // MARK: Image directory (Spec §3)
 
@@ -33,8 +35,10 @@ public enum Format {
         static let magic: [UInt8] = [0x4C, 0x49, 0x4D, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         /// Total size of the manifest file (Spec §4).
         static let fileSize = 4096
-        /// `header_length` written by this version (Spec §4).
+        /// `header_length` written by this version, and the least a reader accepts (Spec §4).
         static let headerLength = 128
+        /// `header_length` is a multiple of this (Spec §4).
+        static let headerLengthMultiple = 8
         /// Format version written and read by this implementation (Spec §4).
         static let version: UInt32 = 1
         // Byte offsets (Spec §4 table).
@@ -113,6 +117,8 @@ public enum Format {
         static let maxPayloadBlocks = 8192
         /// Largest header area: 16 blocks (Spec §5.2).
         static let maxHeaderBlocks = 16
+        /// Bytes per entry of the block CRC table after the record headers: one u32 per payload block (Spec §5.2).
+        static let blockCRCSize = 4
         static let offMagic = 0
         static let offHeaderCRC = 4
         static let offRecordCount = 8
@@ -123,6 +129,10 @@ public enum Format {
         static let offBatchOffset = 32
         static let offFlushedUpTo = 40
         static let offImageTag = 48
+        /// Bytes 20-23, reserved: written as zero (Spec §5.2).
+        static let offReserved1 = 20
+        /// Bytes 56-63, reserved: written as zero (Spec §5.2).
+        static let offReserved2 = 56
     }
 
     // MARK: Record header (Spec §5.3)
@@ -165,6 +175,37 @@ public enum Format {
     enum Codec: UInt8 {
         case none = 0
         case lz4 = 1
+    }
+
+    // MARK: Snapshot record payloads (Spec §5.4)
+
+    /// Payloads of SNAPSHOT (4), SNAPSHOT_DELETE (5) and EPOCH (6): a 32-byte
+    /// fixed part, then for the first two the name (Spec §5.4).
+    enum SnapshotPayload {
+        /// Bytes of the fixed part; the name, if any, starts here (Spec §5.4).
+        static let headerSize = 32
+        /// Longest snapshot name in bytes; the shortest is 1 (Spec §5.4).
+        static let maxNameLength = 255
+        /// SNAPSHOT payload table (Spec §5.4).
+        enum Snapshot {
+            static let offFrozenEpoch = 0
+            static let offChildEpoch = 4
+            static let offTimeNs = 8
+            static let offNameLength = 16
+            static let offVirtualSize = 24
+        }
+        /// SNAPSHOT_DELETE payload table (Spec §5.4).
+        enum Delete {
+            static let offEpoch = 0
+            static let offTimeNs = 8
+            static let offNameLength = 16
+        }
+        /// EPOCH payload table (Spec §5.4).
+        enum EpochSwitch {
+            static let offNewEpoch = 0
+            static let offParentEpoch = 4
+            static let offTimeNs = 8
+        }
     }
 
     // MARK: Compressed payload frame (Spec §5.5)
@@ -223,14 +264,71 @@ public enum Format {
         static let entrySize = 32
         /// Checkpoints kept after a new one is durable (Spec §6).
         static let retained = 2
-    }
 
-    /// Extent kinds in a checkpoint entry (Spec §6.3).
-    enum ExtentKind: UInt8 {
-        case data = 0
-        case compressed = 1
-        case zero = 2
-        case trimmed = 3
+        /// Section header, `sectionHeaderSize` bytes (Spec §6.2 table).
+        enum Section {
+            static let offType = 0
+            static let offFlags = 4
+            static let offLength = 8
+        }
+        /// HEAD_MAP and EPOCH_MAP entry, `entrySize` bytes (Spec §6.3 table;
+        /// `kind` holds an `ExtentKind` raw value).
+        enum MapEntry {
+            static let offLBA = 0
+            static let offSeq = 8
+            static let offSectors = 16
+            static let offKind = 20
+            static let offSegment = 24
+            static let offSectorOffset = 28
+        }
+        /// HEAD_EPOCH section data (Spec §6.4 table).
+        enum HeadEpoch {
+            /// The section's `length` (Spec §6.4).
+            static let size = 8
+            static let offEpoch = 0
+        }
+        /// EPOCHS entry: `epochEntrySize` fixed bytes, then the name padded to
+        /// `namePadding` (Spec §6.5 table).
+        enum EpochEntry {
+            static let offID = 0
+            static let offParent = 4
+            static let offKind = 8
+            static let offNameLength = 10
+            static let offTimeNs = 16
+            static let offSeq = 24
+            static let offVirtualSize = 32
+            /// The name follows the fixed part (Spec §6.5).
+            static let offName = 40
+            /// Each entry's name is zero-padded to a multiple of 8 bytes (Spec §6.5).
+            static let namePadding = 8
+        }
+        /// EPOCH_MAP section data: the epoch, then map entries (Spec §6.6 table).
+        enum EpochMap {
+            static let offEpoch = 0
+            /// The first map entry (Spec §6.6).
+            static let offEntries = 8
+        }
+        /// STATS section data (Spec §6.7 table).
+        enum Stats {
+            /// The section's `length` written by version 1 (Spec §6.7).
+            static let size = 16
+            static let offGuestBytes = 0
+            static let offLogBytes = 8
+        }
+        /// DIRECTORY entry, `directoryEntrySize` bytes (Spec §6.8 first table).
+        enum DirectoryEntry {
+            static let offType = 0
+            static let offFlags = 4
+            static let offOffset = 8
+            static let offLength = 16
+            static let offDataCRC = 24
+        }
+        /// DIRECTORY trailer, `directoryTrailerSize` bytes, the file's last (Spec §6.8 second table).
+        enum DirectoryTrailer {
+            static let offEntriesCRC = 0
+            static let offEntryCount = 4
+            static let offMagic = 8
+        }
     }
 
     /// The epoch the head writes into on a new image (Spec §5.3).

@@ -6,7 +6,7 @@ struct Manifest: Equatable, Sendable {
     var incompatible: UInt64 = 0
     var compatible: UInt64 = 0
     var autoclear: UInt64 = 0
-    var uuid: [UInt8]  // 16 bytes
+    var uuid: [UInt8]  // Format.uuidSize bytes
     var virtualSize: UInt64
     var sectorSize: UInt32 = UInt32(Format.sectorSize)
     var segmentSize: UInt32
@@ -23,13 +23,6 @@ struct Manifest: Equatable, Sendable {
         uuid.withUnsafeBytes { $0.le64(0) }
     }
 
-    /// A scanner for one of this image's segments, checking records against the image's features.
-    func scanner(_ h: any StorageFile, path: String, segment: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
-        SegmentScanner(handle: h, path: path, segmentNumber: segment, imageTag: imageTag, fileSize: size, verifyPayloads: payloads,
-                       allowLZ4: incompatible & Format.Incompatible.lz4 != 0,
-                       allowSnapshots: incompatible & Format.Incompatible.snapshots != 0)
-    }
-
     var effectiveCheckpointIntervalBytes: UInt64 {
         UInt64(checkpointIntervalMiB == 0 ? Format.Manifest.defaultCheckpointIntervalMiB : checkpointIntervalMiB) << 20
     }
@@ -44,7 +37,7 @@ struct Manifest: Equatable, Sendable {
             b.put64(incompatible, M.offIncompatible)
             b.put64(compatible, M.offCompatible)
             b.put64(autoclear, M.offAutoclear)
-            for i in 0..<16 { b[M.offUUID + i] = uuid[i] }
+            for i in 0..<Format.uuidSize { b[M.offUUID + i] = uuid[i] }
             b.put64(virtualSize, M.offVirtualSize)
             b.put32(sectorSize, M.offSectorSize)
             b.put32(segmentSize, M.offSegmentSize)
@@ -67,7 +60,7 @@ struct Manifest: Equatable, Sendable {
             throw LogImageError.corrupt("\(path): manifest is \(bytes.count) bytes, shorter than its \(M.headerLength)-byte header")
         }
         return try bytes.withUnsafeBytes { b -> Manifest in
-            guard Array(b[0..<8]) == M.magic else {
+            guard Array(b[M.offMagic..<M.offMagic + M.magic.count]) == M.magic else {
                 throw LogImageError(.invalidArgument, "\(path): not a logimg image (bad manifest magic)")
             }
             let version = b.le32(M.offVersion)
@@ -75,7 +68,7 @@ struct Manifest: Equatable, Sendable {
                 throw LogImageError(.unsupportedFeature, "\(path): manifest version \(version); this logimg reads version \(M.version)")
             }
             let headerLength = Int(b.le32(M.offHeaderLength))
-            guard headerLength >= M.headerLength, headerLength <= min(M.fileSize, bytes.count), headerLength % 8 == 0 else {
+            guard headerLength >= M.headerLength, headerLength <= min(M.fileSize, bytes.count), headerLength % M.headerLengthMultiple == 0 else {
                 throw LogImageError.corrupt("\(path): manifest header_length \(headerLength) out of range (offset \(M.offHeaderLength))")
             }
             let stored = b.le32(M.offHeaderCRC)
@@ -109,7 +102,7 @@ struct Manifest: Equatable, Sendable {
             return Manifest(
                 version: version, headerLength: UInt32(headerLength),
                 incompatible: incompatible, compatible: b.le64(M.offCompatible), autoclear: b.le64(M.offAutoclear),
-                uuid: Array(b[M.offUUID..<M.offUUID + 16]), virtualSize: virtualSize, sectorSize: sectorSize,
+                uuid: Array(b[M.offUUID..<M.offUUID + Format.uuidSize]), virtualSize: virtualSize, sectorSize: sectorSize,
                 segmentSize: segmentSize, defaultCodec: codec,
                 checkpointIntervalMiB: b.le32(M.offCheckpointInterval), creationTime: b.le64(M.offCreationTime),
                 generation: b.le64(M.offGeneration),

@@ -65,12 +65,15 @@ struct BatchHeader: Equatable, Sendable {
 
     /// Header blocks needed for `records` records and `payloadBlocks` block CRCs (Spec §5.2).
     static func headerBlocks(records: Int, payloadBlocks: Int) -> Int {
-        let bytes = Format.Batch.headerSize + records * Format.Record.headerSize + payloadBlocks * 4
+        let bytes = Format.Batch.headerSize + records * Format.Record.headerSize + payloadBlocks * Format.Batch.blockCRCSize
         return (bytes + Format.blockSize - 1) / Format.blockSize
     }
 
     /// Byte offset of the block CRC table inside the header area.
     var crcTableOffset: Int { Format.Batch.headerSize + Int(recordCount) * Format.Record.headerSize }
+    /// Byte offset of block CRC table entry `i` (payload block `i`) inside the header area.
+    @inline(__always)
+    func blockCRCOffset(_ i: Int) -> Int { crcTableOffset + Format.Batch.blockCRCSize * i }
     /// Bytes of the whole batch (header area + payload area).
     var totalBytes: Int { (Int(headerBlocks) + Int(payloadBlocks)) * Format.blockSize }
     var headerBytes: Int { Int(headerBlocks) * Format.blockSize }
@@ -84,12 +87,12 @@ struct BatchHeader: Equatable, Sendable {
         b.put32(payloadBlocks, B.offPayloadBlocks)
         b.put16(headerBlocks, B.offHeaderBlocks)
         b.put16(flags, B.offFlags)
-        b.put32(0, 20)
+        b.put32(0, B.offReserved1)
         b.put64(segmentNumber, B.offSegmentNumber)
         b.put64(batchOffset, B.offBatchOffset)
         b.put64(flushedUpTo, B.offFlushedUpTo)
         b.put64(imageTag, B.offImageTag)
-        b.put64(0, 56)
+        b.put64(0, B.offReserved2)
     }
 
     /// Computes and stores `header_crc` over the whole header area `b`.

@@ -12,7 +12,7 @@ struct SegmentHeader: Equatable, Sendable {
             for (i, v) in H.magic.enumerated() { b[H.offMagic + i] = v }
             b.put32(H.version, H.offVersion)
             b.put32(UInt32(H.headerLength), H.offHeaderLength)
-            for i in 0..<16 { b[H.offUUID + i] = uuid[i] }
+            for i in 0..<Format.uuidSize { b[H.offUUID + i] = uuid[i] }
             b.put64(segmentNumber, H.offSegmentNumber)
             b.put64(creationSeq, H.offCreationSeq)
             let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<H.headerLength]), zeroing: H.offHeaderCRC)
@@ -27,7 +27,7 @@ struct SegmentHeader: Equatable, Sendable {
         guard b.count >= H.headerLength else {
             throw LogImageError.corrupt("\(path): segment header truncated (\(b.count) bytes)")
         }
-        guard Array(b[0..<8]) == H.magic else {
+        guard Array(b[H.offMagic..<H.offMagic + H.magic.count]) == H.magic else {
             throw LogImageError.corrupt("\(path): bad segment magic at offset 0")
         }
         let version = b.le32(H.offVersion)
@@ -42,7 +42,7 @@ struct SegmentHeader: Equatable, Sendable {
         guard stored == computed else {
             throw LogImageError.corrupt("\(path): segment header_crc mismatch at offset \(H.offHeaderCRC): stored \(hex32(stored)), computed \(hex32(computed))")
         }
-        let header = SegmentHeader(uuid: Array(b[H.offUUID..<H.offUUID + 16]),
+        let header = SegmentHeader(uuid: Array(b[H.offUUID..<H.offUUID + Format.uuidSize]),
                                    segmentNumber: b.le64(H.offSegmentNumber),
                                    creationSeq: b.le64(H.offCreationSeq))
         guard header.uuid == uuid else {

@@ -8,7 +8,8 @@ enum SnapshotPayload: Equatable, Sendable {
     /// The head switches to `newEpoch`, a child of `parent` (revert).
     case epoch(newEpoch: UInt32, parent: UInt32, timeNs: UInt64)
 
-    static let headerSize = 32
+    /// Bytes of the fixed part before the name (Spec §5.4).
+    static let headerSize = Format.SnapshotPayload.headerSize
 
     var recordType: Format.RecordType {
         switch self {
@@ -18,19 +19,25 @@ enum SnapshotPayload: Equatable, Sendable {
         }
     }
 
+    /// The payload bytes: the fixed part, then the name for SNAPSHOT and SNAPSHOT_DELETE.
     func encode() -> [UInt8] {
+        let P = Format.SnapshotPayload.self
         var out = [UInt8](repeating: 0, count: Self.headerSize)
         var name: [UInt8] = []
         out.withUnsafeMutableBytes { b in
             switch self {
             case .snapshot(let frozen, let child, let t, let n, let size):
+                let S = P.Snapshot.self
                 name = Array(n.utf8)
-                b.put32(frozen, 0); b.put32(child, 4); b.put64(t, 8); b.put16(UInt16(name.count), 16); b.put64(size, 24)
+                b.put32(frozen, S.offFrozenEpoch); b.put32(child, S.offChildEpoch); b.put64(t, S.offTimeNs)
+                b.put16(UInt16(name.count), S.offNameLength); b.put64(size, S.offVirtualSize)
             case .delete(let epoch, let t, let n):
+                let D = P.Delete.self
                 name = Array(n.utf8)
-                b.put32(epoch, 0); b.put64(t, 8); b.put16(UInt16(name.count), 16)
+                b.put32(epoch, D.offEpoch); b.put64(t, D.offTimeNs); b.put16(UInt16(name.count), D.offNameLength)
             case .epoch(let new, let parent, let t):
-                b.put32(new, 0); b.put32(parent, 4); b.put64(t, 8)
+                let E = P.EpochSwitch.self
+                b.put32(new, E.offNewEpoch); b.put32(parent, E.offParentEpoch); b.put64(t, E.offTimeNs)
             }
         }
         return out + name
@@ -38,20 +45,25 @@ enum SnapshotPayload: Equatable, Sendable {
 
     /// Decodes the payload of a record of `type`; nil when it is malformed.
     static func decode(type: Format.RecordType, _ p: UnsafeRawBufferPointer) -> SnapshotPayload? {
+        let P = Format.SnapshotPayload.self
         guard p.count >= headerSize else { return nil }
-        let t = p.le64(8)
         switch type {
         case .snapshot, .snapshotDelete:
-            let n = Int(p.le16(16))
-            guard n >= 1, n <= 255, p.count == headerSize + n,
+            // SNAPSHOT and SNAPSHOT_DELETE keep name_length at the same offset.
+            let n = Int(p.le16(P.Snapshot.offNameLength))
+            guard n >= 1, n <= P.maxNameLength, p.count == headerSize + n,
                   let name = String(validating: Array(p[headerSize..<headerSize + n]), as: UTF8.self) else { return nil }
             if type == .snapshot {
-                return .snapshot(frozen: p.le32(0), child: p.le32(4), timeNs: t, name: name, virtualSize: p.le64(24))
+                let S = P.Snapshot.self
+                return .snapshot(frozen: p.le32(S.offFrozenEpoch), child: p.le32(S.offChildEpoch), timeNs: p.le64(S.offTimeNs),
+                                 name: name, virtualSize: p.le64(S.offVirtualSize))
             }
-            return .delete(epoch: p.le32(0), timeNs: t, name: name)
+            let D = P.Delete.self
+            return .delete(epoch: p.le32(D.offEpoch), timeNs: p.le64(D.offTimeNs), name: name)
         case .epoch:
             guard p.count == headerSize else { return nil }
-            return .epoch(newEpoch: p.le32(0), parent: p.le32(4), timeNs: t)
+            let E = P.EpochSwitch.self
+            return .epoch(newEpoch: p.le32(E.offNewEpoch), parent: p.le32(E.offParentEpoch), timeNs: p.le64(E.offTimeNs))
         default:
             return nil
         }

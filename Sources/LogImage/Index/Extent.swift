@@ -1,7 +1,8 @@
-// One entry of the in-memory extent map (design.md "Extent map", "Checkpoint file" HEAD_MAP).
+// One entry of the in-memory extent map; its checkpoint form is the map entry of Spec §6.3.
 
-/// What a run of sectors maps to. Raw values equal the checkpoint HEAD_MAP `kind` byte
-/// (0 data, 1 compressed data, 2 zero, 3 trimmed); see also `Format.ExtentKind`.
+/// What a run of sectors maps to. Raw values are the checkpoint map entry `kind` byte
+/// (Spec §6.3: 0 data, 1 compressed data, 2 zero, 3 trimmed); the checkpoint codec
+/// encodes and decodes this enum directly.
 enum ExtentKind: UInt8, Sendable {
     case data = 0
     case compressed = 1

@@ -84,7 +84,7 @@ final class BatchBuilder: @unchecked Sendable {
         for (i, r) in records.enumerated() {
             r.encode(into: header, at: Format.Batch.headerSize + i * Format.Record.headerSize)
         }
-        for (i, c) in blockCRCs.enumerated() { header.put32(c, h.crcTableOffset + 4 * i) }
+        for (i, c) in blockCRCs.enumerated() { header.put32(c, h.blockCRCOffset(i)) }
         BatchHeader.seal(header)
         finished = true
         return bytes

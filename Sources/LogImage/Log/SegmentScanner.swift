@@ -125,7 +125,7 @@ struct SegmentScanner {
                 return .malformed("records use \(nextBlock) payload blocks, batch header says \(h.payloadBlocks)", h)
             }
             var crcs = [UInt32](repeating: 0, count: Int(h.payloadBlocks))
-            for i in 0..<crcs.count { crcs[i] = a.le32(h.crcTableOffset + 4 * i) }
+            for i in 0..<crcs.count { crcs[i] = a.le32(h.blockCRCOffset(i)) }
             guard pos + UInt64(h.totalBytes) <= fileSize else {
                 return .failing("batch of \(h.totalBytes) bytes runs past the end of the file")
             }
@@ -170,7 +170,7 @@ struct SegmentScanner {
     func validate(_ r: RecordHeader, batchOffset: UInt64, payloadStart: UInt64, nextBlock: inout Int) throws -> String? {
         guard r.segmentNumber == segmentNumber else { return "names segment \(r.segmentNumber)" }
         guard r.seq >= Format.firstSeq else { return "sequence number 0" }
-        guard r.seq < (1 << 48) else {
+        guard r.seq <= Extent.maxSeq else {
             throw LogImageError(.unsupportedFeature, "\(path): sequence number \(r.seq) is beyond this implementation's limit of 2^48")
         }
         guard let type = r.recordType else {
@@ -178,7 +178,7 @@ struct SegmentScanner {
             if r.type == 0 { return "record type 0 is reserved" }
             throw LogImageError(.unsupportedFeature, "\(path): record type \(r.type) at segment \(segmentNumber) is unknown to this version")
         }
-        guard r.lba &+ UInt64(r.sectors) >= r.lba, r.lba + UInt64(r.sectors) <= Format.Manifest.maxVirtualSize / 512 else {
+        guard r.lba &+ UInt64(r.sectors) >= r.lba, r.lba + UInt64(r.sectors) <= Format.Manifest.maxVirtualSize / UInt64(Format.sectorSize) else {
             return "range lba \(r.lba) + \(r.sectors) sectors is past the largest disk"
         }
         if !allowSnapshots && (type == .snapshot || type == .snapshotDelete || type == .epoch || r.epoch != Format.initialEpoch) {
@@ -195,11 +195,11 @@ struct SegmentScanner {
             switch codec {
             case .none:
                 guard r.sectors <= UInt32(Format.Record.maxDataSectors) else { return "DATA record longer than 65536 sectors" }
-                guard r.storedLength == r.sectors * 512 else { return "stored_length \(r.storedLength) != sectors*512" }
+                guard r.storedLength == r.sectors * UInt32(Format.sectorSize) else { return "stored_length \(r.storedLength) != sectors*512" }
             case .lz4:
                 guard allowLZ4 else { return "codec 1 (LZ4) in an image without the LZ4 feature" }
                 guard r.sectors <= UInt32(Format.Record.maxCompressedSectors) else { return "compressed record longer than 128 sectors" }
-                guard r.storedLength > UInt32(Format.CompressedFrame.headerSize), r.storedLength <= r.sectors * 512 else {
+                guard r.storedLength > UInt32(Format.CompressedFrame.headerSize), r.storedLength <= r.sectors * UInt32(Format.sectorSize) else {
                     return "compressed stored_length \(r.storedLength) out of range"
                 }
             }
@@ -212,7 +212,8 @@ struct SegmentScanner {
             guard r.storedLength == 0, r.payloadOffset == batchOffset else { return "CHECKPOINT record with payload" }
             return nil
         case .snapshot, .snapshotDelete, .epoch:
-            guard r.storedLength >= 32, r.storedLength <= 32 + 255, r.lba == 0, r.sectors == 0 else {
+            let fixed = UInt32(Format.SnapshotPayload.headerSize)
+            guard r.storedLength >= fixed, r.storedLength <= fixed + UInt32(Format.SnapshotPayload.maxNameLength), r.lba == 0, r.sectors == 0 else {
                 return "snapshot record payload length \(r.storedLength) or range out of range"
             }
             return checkPayloadPlacement(r, payloadStart, &nextBlock)
