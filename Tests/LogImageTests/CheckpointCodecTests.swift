@@ -214,12 +214,18 @@ final class CheckpointCodecTests: XCTestCase {
             body.bytes(s.data)
         }
         body.appendDirectory(starts: starts, bodyOffset: C.headerLength)
-        var out = [UInt8](repeating: 0, count: C.headerLength) + body.bytes
+        return withHeader(body.bytes, sectionCount: sections.count + 1)
+    }
+
+    /// `body` behind a valid checkpoint header (generation 1) that says it holds `sectionCount` sections.
+    static func withHeader(_ body: [UInt8], sectionCount: Int) -> [UInt8] {
+        let C = Format.Checkpoint.self
+        var out = [UInt8](repeating: 0, count: C.headerLength) + body
         out.withUnsafeMutableBytes { b in
             for (i, v) in C.magic.enumerated() { b[C.offMagic + i] = v }
             b.put32(C.version, C.offVersion)
             b.put32(UInt32(C.headerLength), C.offHeaderLength)
-            b.put32(UInt32(sections.count + 1), C.offSectionCount)
+            b.put32(UInt32(sectionCount), C.offSectionCount)
             b.put64(1, C.offGeneration); b.put64(1, C.offCoveredSegment); b.put64(4096, C.offCoveredOffset); b.put64(1, C.offNextSeq)
             b.put32(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[C.headerLength...])), C.offBodyCRC)
             for i in 0..<16 { b[C.offUUID + i] = uuid[i] }
@@ -275,6 +281,32 @@ final class CheckpointCodecTests: XCTestCase {
                     XCTAssertTrue(message.map { e.message.contains($0) } ?? false, "\(name): \(decoder): \(e)")
                 }
             }
+        }
+    }
+}
+
+extension CheckpointCodecTests {
+    /// A DIRECTORY that lists a section but sits right after the header (no
+    /// room for the section) is not valid: the directory reader falls back
+    /// (nil) instead of trapping on the arithmetic, and the whole-file
+    /// decoder reports corruption.
+    func testDirectoryListingASectionWithNoRoomForItIsRefused() throws {
+        let C = Format.Checkpoint.self
+        var entry = ByteWriter()
+        Checkpoint.DirectoryEntry(type: C.sectionHeadMap, flags: 1, offset: UInt64(C.headerLength), length: 0,
+                                  dataCRC: CRC32C.checksum(UnsafeRawBufferPointer(start: nil, count: 0))).encode(into: &entry)
+        var body = ByteWriter()
+        Checkpoint.SectionHeader(type: C.sectionDirectory, flags: 0, length: UInt64(entry.count + C.directoryTrailerSize)).encode(into: &body)
+        body.bytes(entry.bytes)
+        Checkpoint.DirectoryTrailer(entriesCRC: entry.bytes.withUnsafeBytes { CRC32C.checksum($0) }, entryCount: 1).encode(into: &body)
+        let bytes = Self.withHeader(body.bytes, sectionCount: 2)
+        let dir = TempDirectory()
+        let path = dir.file("ckpt-1")
+        ImageFiles.write(path, bytes)
+        let h = try PosixFileSystem().open(path, mode: .readOnly)
+        XCTAssertNil(try Checkpoint.decodeThroughDirectory(h, path: path, uuid: Self.uuid))
+        XCTAssertThrowsError(try Checkpoint.decode(bytes, path: path, uuid: Self.uuid)) { e in
+            XCTAssertEqual((e as? LogImageError)?.code, .corruption, "\(e)")
         }
     }
 }

@@ -117,7 +117,7 @@ extension Checkpoint {
         for i in 0..<Int(count) {
             let e = dir.withUnsafeBytes { DirectoryEntry.decode($0, at: Int(sh) + i * C.directoryEntrySize) }
             // The entries tile the body exactly, up to the DIRECTORY section header.
-            guard e.offset == next, e.length <= dirHeaderAt - e.offset - sh else { return nil }
+            guard e.offset == next, dirHeaderAt - e.offset >= sh, e.length <= dirHeaderAt - e.offset - sh else { return nil }
             next = e.offset + sh + e.length
             entries.append(e)
         }
