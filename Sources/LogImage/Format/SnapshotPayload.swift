@@ -1,6 +1,6 @@
 /// Payloads of the snapshot records SNAPSHOT (4), SNAPSHOT_DELETE (5) and
 /// EPOCH (6) (Spec §5.4). Encoded field by field, little-endian.
-enum SnapshotPayload: Equatable, Sendable {
+package enum SnapshotPayload: Equatable, Sendable {
     /// Freeze `frozen` as `name`; the head continues in `child`.
     case snapshot(frozen: UInt32, child: UInt32, timeNs: UInt64, name: String, virtualSize: UInt64)
     /// Delete the snapshot `name` of epoch `epoch`.
@@ -10,7 +10,7 @@ enum SnapshotPayload: Equatable, Sendable {
 
     static let headerSize = 32
 
-    var recordType: Format.RecordType {
+    package var recordType: Format.RecordType {
         switch self {
         case .snapshot: return .snapshot
         case .delete: return .snapshotDelete
@@ -18,7 +18,7 @@ enum SnapshotPayload: Equatable, Sendable {
         }
     }
 
-    func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Self.headerSize)
         var name: [UInt8] = []
         out.withUnsafeMutableBytes { b in
@@ -37,7 +37,7 @@ enum SnapshotPayload: Equatable, Sendable {
     }
 
     /// Decodes the payload of a record of `type`; nil when it is malformed.
-    static func decode(type: Format.RecordType, _ p: UnsafeRawBufferPointer) -> SnapshotPayload? {
+    package static func decode(type: Format.RecordType, _ p: UnsafeRawBufferPointer) -> SnapshotPayload? {
         guard p.count >= headerSize else { return nil }
         let t = p.le64(8)
         switch type {

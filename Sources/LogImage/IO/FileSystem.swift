@@ -1,7 +1,7 @@
 // The I/O layer: every file operation logimg makes goes through these two
 // protocols. Production uses `PosixFileSystem`; the tests swap in a simulated
 // file system that records operations, produces crash states and injects
-// faults (Tests/LogImageTestSupport/SimFileSystem.swift).
+// faults (Sources/LogImageTesting/SimFileSystem.swift, a test-only library).
 //
 // Errors are thrown as `LogImageError` with code `.io`, `.noSpace`,
 // `.notFound`, `.alreadyExists` or `.locked` and the errno as the cause.
@@ -163,6 +163,6 @@ extension StorageFile {
 }
 
 /// Joins a directory and a file name.
-@inline(__always) func joinPath(_ dir: String, _ name: String) -> String {
+@inline(__always) package func joinPath(_ dir: String, _ name: String) -> String {
     dir.hasSuffix("/") ? dir + name : dir + "/" + name
 }

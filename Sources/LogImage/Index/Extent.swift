@@ -2,7 +2,7 @@
 
 /// What a run of sectors maps to. Raw values equal the checkpoint HEAD_MAP `kind` byte
 /// (0 data, 1 compressed data, 2 zero, 3 trimmed); see also `Format.ExtentKind`.
-enum ExtentKind: UInt8, Sendable {
+package enum ExtentKind: UInt8, Sendable {
     case data = 0
     case compressed = 1
     case zero = 2
@@ -23,7 +23,7 @@ enum ExtentKind: UInt8, Sendable {
 /// - `.zero` / `.trimmed`: always 0, and segment 0 (the initializer stores 0 whatever it is given).
 ///
 /// `seq` of a merged entry is an upper bound: the highest seq of the pieces it was merged from.
-struct Extent: Equatable, Sendable {
+package struct Extent: Equatable, Sendable {
     /// Largest number of sectors one entry covers (the count field holds count-1 in 16 bits).
     static let maxCount: UInt32 = 65536
     /// Largest sequence number an entry can hold (48 bits).
@@ -79,7 +79,7 @@ struct Extent: Equatable, Sendable {
         }
     }
 
-    var kind: ExtentKind {
+    package var kind: ExtentKind {
         get {
             switch location >> 62 {
             case 0: return .data
@@ -163,7 +163,7 @@ struct Extent: Equatable, Sendable {
 }
 
 extension Extent: CustomStringConvertible {
-    var description: String {
+    package var description: String {
         switch kind {
         case .data, .compressed:
             return "\(kind)[\(lba)+\(count) seq \(seq) @\(segment):\(sectorOffset)]"
