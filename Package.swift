@@ -8,8 +8,11 @@ let package = Package(
     products: [
         .library(name: "LogImage", targets: ["LogImage"]),
         .library(name: "Compactor", targets: ["Compactor"]),
-        // For the fuzz targets in Fuzz/ (a separate package; see Fuzz/Package.swift).
         .library(name: "LogImageNBD", targets: ["LogImageNBD"]),
+        // Test-only (never a dependency of logimg, LogImageNBD, Compactor or LogImageRados): products
+        // only so that the fuzz targets in Fuzz/ (a separate package; see Fuzz/Package.swift) can use them.
+        .library(name: "LogImageTesting", targets: ["LogImageTesting"]),
+        .library(name: "LogImageNBDTesting", targets: ["LogImageNBDTesting"]),
         .executable(name: "logimg", targets: ["logimg"]),
         .executable(name: "logimg-bench", targets: ["logimg-bench"]),
     ],
@@ -45,8 +48,21 @@ let package = Package(
                 "LogImage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                // EmbeddedChannel, for the fuzz entry point (NBDFuzzEntryPoints.swift).
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test-only: the simulated file system, the crash-state explorer, the planted bugs
+        // (misbehaviour injected at the I/O layer) and the fuzz entry points of LogImage.
+        .target(name: "LogImageTesting", dependencies: ["LogImage"]),
+        // Test-only: the fuzz entry point of the NBD server (EmbeddedChannel from NIOEmbedded).
+        .target(
+            name: "LogImageNBDTesting",
+            dependencies: [
+                "LogImage",
+                "LogImageNBD",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -70,13 +86,13 @@ let package = Package(
             name: "logimg-crashtest",
             dependencies: [
                 "LogImage",
-                "LogImageTestSupport",
+                "LogImageTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "LogImageTestSupport",
-            dependencies: ["LogImage"],
+            dependencies: ["LogImage", "LogImageTesting"],
             path: "Tests/LogImageTestSupport"
         ),
         .testTarget(
@@ -91,7 +107,8 @@ let package = Package(
         .testTarget(name: "LogImageNBDTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
         // Runs every file of the fuzz seed corpora (Tests/Fuzz/Corpus, read via #filePath) through its
         // fuzz entry point; the libFuzzer targets themselves are in the separate package Fuzz/.
-        .testTarget(name: "FuzzRegressionTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
+        .testTarget(name: "FuzzRegressionTests",
+                    dependencies: ["LogImage", "LogImageNBD", "LogImageTesting", "LogImageNBDTesting", "LogImageTestSupport"]),
     ]
 )
 

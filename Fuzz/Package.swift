@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// libFuzzer targets for every parser of logimg (issue 6 §5). A separate package:
+// libFuzzer targets for every parser of logimg. A separate package:
 // they are executables without `main` (libFuzzer provides it), which link only
 // with `--sanitize fuzzer`, so they must stay out of the main package's builds.
 //
@@ -8,9 +8,10 @@
 //   ASan but no coverage instrumentation, and libFuzzer fuzzes blind)
 //   .build/release/fuzz-segment -rss_limit_mb=2048 -timeout=10 ../Tests/Fuzz/Corpus/fuzz-segment
 //
-// bench/fuzz.sh builds and runs them all. The entry points are in the main package
-// (Sources/LogImage/Internal/FuzzEntryPoints.swift, Sources/LogImageNBD/NBDFuzzEntryPoints.swift),
-// and the seed corpora (Tests/Fuzz/Corpus/<target>) also run in `swift test` (FuzzRegressionTests).
+// bench/fuzz.sh builds and runs them all. The entry points are in the main package's
+// test-only libraries (Sources/LogImageTesting/FuzzEntryPoints*.swift,
+// Sources/LogImageNBDTesting/NBDFuzzEntryPoints.swift), and the seed corpora
+// (Tests/Fuzz/Corpus/<target>) also run in `swift test` (FuzzRegressionTests).
 import PackageDescription
 
 let package = Package(
@@ -21,19 +22,19 @@ let package = Package(
     ],
     targets: [
         // The manifest and segment header parsers.
-        .executableTarget(name: "fuzz-manifest", dependencies: [.product(name: "LogImage", package: "logimg")],
+        .executableTarget(name: "fuzz-manifest", dependencies: [.product(name: "LogImageTesting", package: "logimg")],
                           path: "Sources/FuzzManifest"),
         // The record parser and recovery scan of a segment (bytes as the segment).
-        .executableTarget(name: "fuzz-segment", dependencies: [.product(name: "LogImage", package: "logimg")],
+        .executableTarget(name: "fuzz-segment", dependencies: [.product(name: "LogImageTesting", package: "logimg")],
                           path: "Sources/FuzzSegment"),
         // Checkpoint decoding (and snapshot record payloads).
-        .executableTarget(name: "fuzz-checkpoint", dependencies: [.product(name: "LogImage", package: "logimg")],
+        .executableTarget(name: "fuzz-checkpoint", dependencies: [.product(name: "LogImageTesting", package: "logimg")],
                           path: "Sources/FuzzCheckpoint"),
         // The NBD handshake and request decoders (bytes as the client's stream).
-        .executableTarget(name: "fuzz-nbd", dependencies: [.product(name: "LogImageNBD", package: "logimg")],
+        .executableTarget(name: "fuzz-nbd", dependencies: [.product(name: "LogImageNBDTesting", package: "logimg")],
                           path: "Sources/FuzzNBD"),
         // A whole image (manifest, segments, checkpoints) opened, read, checked and written.
-        .executableTarget(name: "fuzz-image", dependencies: [.product(name: "LogImage", package: "logimg")],
+        .executableTarget(name: "fuzz-image", dependencies: [.product(name: "LogImageTesting", package: "logimg")],
                           path: "Sources/FuzzImage"),
     ]
 )

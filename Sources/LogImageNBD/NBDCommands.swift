@@ -3,28 +3,42 @@ import NIOCore
 import NIOPosix
 
 /// The outcome of one request: the bytes to send, and what happened (for logs).
-struct NBDCommandResult: Sendable {
-    var buffers: [ByteBuffer]
-    var error: UInt32 = 0
+package struct NBDCommandResult: Sendable {
+    package var buffers: [ByteBuffer]
+    package var error: UInt32 = 0
     var message: String = ""
 }
 
 /// A request's error before or during execution.
-struct NBDCommandError: Error {
-    var code: UInt32
+package struct NBDCommandError: Error {
+    package var code: UInt32
     var message: String
+
+    package init(code: UInt32, message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 /// Validates requests and runs them against the image. `validate` is cheap
 /// and runs on the event loop; `execute` does disk I/O and runs only on the
 /// server's I/O thread pool, never on an event-loop thread.
-struct NBDCommands: Sendable {
+package struct NBDCommands: Sendable {
     let export: NBDExport
     let structuredReplies: Bool
     /// The ID of `base:allocation` if the client selected it for this export.
     let allocationContextID: UInt32?
     let allocator: ByteBufferAllocator
     let maxPayload: UInt32
+
+    package init(export: NBDExport, structuredReplies: Bool, allocationContextID: UInt32?, allocator: ByteBufferAllocator,
+                 maxPayload: UInt32) {
+        self.export = export
+        self.structuredReplies = structuredReplies
+        self.allocationContextID = allocationContextID
+        self.allocator = allocator
+        self.maxPayload = maxPayload
+    }
 
     var image: any NBDBlockBackend { export.image }
 
@@ -44,7 +58,7 @@ struct NBDCommands: Sendable {
     }
 
     /// The NBD error a request gets without touching the disk, or nil if it may run.
-    func validate(_ h: NBDRequestHeader) -> NBDCommandError? {
+    package func validate(_ h: NBDRequestHeader) -> NBDCommandError? {
         func fail(_ code: UInt32, _ m: String) -> NBDCommandError { NBDCommandError(code: code, message: m) }
         guard let allowed = allowedFlags(h.type) else {
             // "The server SHOULD return NBD_EINVAL if it receives an unknown command."
@@ -119,7 +133,7 @@ struct NBDCommands: Sendable {
     // MARK: - Execution (I/O thread pool only)
 
     /// Runs a validated request and builds its reply.
-    func execute(_ h: NBDRequestHeader, payload: ByteBuffer?) -> NBDCommandResult {
+    package func execute(_ h: NBDRequestHeader, payload: ByteBuffer?) -> NBDCommandResult {
         assert(MultiThreadedEventLoopGroup.currentEventLoop == nil, "disk I/O on an event-loop thread")
         do {
             switch h.type {
@@ -155,7 +169,7 @@ struct NBDCommands: Sendable {
         }
     }
 
-    func errorResult(_ h: NBDRequestHeader, _ e: NBDCommandError) -> NBDCommandResult {
+    package func errorResult(_ h: NBDRequestHeader, _ e: NBDCommandError) -> NBDCommandResult {
         // With structured replies an error to NBD_CMD_READ MUST be structured; for other commands
         // the server "SHOULD prefer sending errors via a structured reply" (it carries the message).
         let b = NBDReply.error(allocator, cookie: h.cookie, error: e.code, message: e.message, structured: structuredReplies)

@@ -63,7 +63,7 @@ public struct NBDExport: Sendable {
 /// server is read-only), and every snapshot as a read-only export named
 /// after it. Snapshots come from `dynamic`, asked at each lookup, so one taken
 /// while the server runs is served at once and a deleted one disappears.
-struct NBDExportList: Sendable {
+package struct NBDExportList: Sendable {
     var exports: [NBDExport]
     var dynamic: (@Sendable () -> [NBDExport])? = nil
 
@@ -88,4 +88,11 @@ extension LogImageView: NBDBlockBackend {
         throw LogImageError(.readOnly, "snapshot \(name) is read-only")
     }
     public func flush() throws {}
+}
+
+extension NBDExportList {
+    /// Fixed exports only.
+    package init(exports: [NBDExport]) {
+        self.init(exports: exports, dynamic: nil)
+    }
 }

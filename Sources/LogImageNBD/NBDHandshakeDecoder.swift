@@ -3,7 +3,7 @@ import NIOCore
 /// What the client sends during the handshake (proto.md "Newstyle negotiation"
 /// and "Fixed newstyle negotiation"): first its 32-bit client flags, then any
 /// number of options `IHAVEOPT, option, length, data`.
-enum NBDHandshakeMessage {
+package enum NBDHandshakeMessage {
     case clientFlags(UInt32)
     case option(code: UInt32, data: ByteBuffer)
     /// An option whose data was longer than `NBDHandshakeDecoder.maxOptionData`:
@@ -28,10 +28,10 @@ struct NBDProtocolError: Error, CustomStringConvertible {
 /// When the handshake handler switches to transmission it removes this
 /// decoder; whatever the client already sent after its final option is
 /// passed on, as raw bytes, to the request decoder behind it.
-struct NBDHandshakeDecoder: ByteToMessageDecoder {
-    typealias InboundOut = NBDHandshakeMessage
+package struct NBDHandshakeDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = NBDHandshakeMessage
 
-    static let maxOptionData = 64 * 1024
+    package static let maxOptionData = 64 * 1024
 
     private enum State {
         case clientFlags
@@ -40,7 +40,9 @@ struct NBDHandshakeDecoder: ByteToMessageDecoder {
     }
     private var state = State.clientFlags
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package init() {}
+
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         switch state {
         case .clientFlags:
             guard let flags = buffer.readInteger(as: UInt32.self) else { return .needMoreData }
@@ -79,7 +81,7 @@ struct NBDHandshakeDecoder: ByteToMessageDecoder {
         }
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    package mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         if !seenEOF && buffer.readableBytes > 0 {
             // Removed on entering transmission: hand early request bytes to the request decoder.
             let rest = buffer.readSlice(length: buffer.readableBytes)!

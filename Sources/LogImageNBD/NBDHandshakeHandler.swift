@@ -10,9 +10,9 @@ import NIOCore
 /// SET_META_CONTEXT (`base:allocation`). Any other option gets
 /// NBD_REP_ERR_UNSUP, a malformed one NBD_REP_ERR_INVALID, and the client
 /// may go on ("MUST NOT fail to parse the next message received").
-final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NBDHandshakeMessage
-    typealias OutboundOut = ByteBuffer
+package final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    package typealias InboundIn = NBDHandshakeMessage
+    package typealias OutboundOut = ByteBuffer
 
     private let shared: NBDServerShared
     private var logger: Logger
@@ -27,15 +27,15 @@ final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
     private var timeout: Scheduled<Void>?
 
     /// The metadata context ID this server gives `base:allocation`.
-    static let allocationContextID: UInt32 = 1
+    package static let allocationContextID: UInt32 = 1
 
-    init(shared: NBDServerShared, logger: Logger, decoderHandler: ByteToMessageHandler<NBDHandshakeDecoder>) {
+    package init(shared: NBDServerShared, logger: Logger, decoderHandler: ByteToMessageHandler<NBDHandshakeDecoder>) {
         self.shared = shared
         self.logger = logger
         self.decoderHandler = decoderHandler
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         let limit = shared.configuration.handshakeTimeout
         timeout = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [weak self] in
             guard let self, !self.finished else { return }
@@ -46,12 +46,12 @@ final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
         if context.channel.isActive { greet(context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         timeout?.cancel()
         timeout = nil
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    package func channelActive(context: ChannelHandlerContext) {
         greet(context)
         context.fireChannelActive()
     }
@@ -67,7 +67,7 @@ final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
         context.writeAndFlush(wrapOutboundOut(b), promise: nil)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finished else { return }
         switch unwrapInboundIn(data) {
         case .clientFlags(let flags):
@@ -96,13 +96,13 @@ final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.info("closing during handshake: \(error)")
         finished = true
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is NBDShutdownEvent {
             // Shutting down: a connection still negotiating has nothing in flight.
             logger.debug("closing during handshake: server shutting down")

@@ -1,20 +1,20 @@
 import NIOCore
 
 /// A transmission-phase request header (proto.md "Request message").
-struct NBDRequestHeader: Sendable, CustomStringConvertible {
+package struct NBDRequestHeader: Sendable, CustomStringConvertible {
     var flags: UInt16
-    var type: UInt16
+    package var type: UInt16
     var cookie: UInt64
     var offset: UInt64
-    var length: UInt32
+    package var length: UInt32
 
-    var description: String {
+    package var description: String {
         "\(NBD.commandName(type)) flags=0x\(String(flags, radix: 16)) offset=\(offset) length=\(length)"
     }
 }
 
 /// One decoded request.
-enum NBDRequest: Sendable {
+package enum NBDRequest: Sendable {
     /// A request, with its payload for NBD_CMD_WRITE.
     case request(NBDRequestHeader, payload: ByteBuffer?)
     /// An NBD_CMD_WRITE longer than the maximum payload: its payload was

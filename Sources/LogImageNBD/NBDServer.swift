@@ -40,14 +40,14 @@ public struct NBDServerConfiguration: Sendable {
 }
 
 /// State every connection of a server shares.
-final class NBDServerShared: Sendable {
+package final class NBDServerShared: Sendable {
     let exports: NBDExportList
     let configuration: NBDServerConfiguration
     let threadPool: NIOThreadPool
     let statistics = NBDServerStatistics()
     private let shuttingDown = Atomic<Bool>(false)
 
-    init(exports: NBDExportList, configuration: NBDServerConfiguration, threadPool: NIOThreadPool) {
+    package init(exports: NBDExportList, configuration: NBDServerConfiguration, threadPool: NIOThreadPool) {
         self.exports = exports
         self.configuration = configuration
         self.threadPool = threadPool
@@ -293,5 +293,5 @@ public final class NBDServer: Sendable {
 /// A server setup failure (bind, double start).
 public struct NBDServerError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ d: String) { description = d }
+    package init(_ d: String) { description = d }
 }

@@ -20,10 +20,10 @@ import NIOPosix
 ///   `read()`), so the client is paced by TCP instead of filling memory.
 /// - NBD_CMD_DISC: outstanding requests finish, then the connection closes.
 ///   Server shutdown: the same, and requests that arrive meanwhile get NBD_ESHUTDOWN.
-final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = NBDRequest
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = NBDRequest
+    package typealias OutboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
     private let commands: NBDCommands
     private let shared: NBDServerShared
@@ -49,18 +49,18 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.logger = logger
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         if shared.isShuttingDown { beginShutdown() }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
     }
 
     // MARK: - Inbound
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if closing || disconnecting { return }  // "A client MUST NOT send anything ... after NBD_CMD_DISC".
         switch unwrapInboundIn(data) {
         case .oversizedWrite(let h):
@@ -103,7 +103,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         closing = true
         if !queue.isEmpty {
             logger.debug("connection closed with \(queue.count) requests not started; they are dropped (none was acknowledged)")
@@ -113,7 +113,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A broken request magic (the stream can no longer be framed) or a socket error: only
         // this connection ends. Requests already running finish on the pool; their replies are dropped.
         logger.info("closing connection: \(error)")
@@ -122,7 +122,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is NBDShutdownEvent {
             beginShutdown()
             return
@@ -139,7 +139,7 @@ final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: - Outbound: read pacing
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if mayRead {
             context.read()
         } else {

@@ -1,4 +1,4 @@
-// logimg-crashtest: the crash-state explorer (Tests/LogImageTestSupport/
+// logimg-crashtest: the crash-state explorer (Sources/LogImageTesting/
 // CrashExplorer*.swift) over its workload families, printed as a table.
 // Exits 1 if any crash state broke an invariant or a workload failed.
 //
@@ -14,7 +14,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
-import LogImageTestSupport
+import LogImageTesting
 
 struct CrashTest: ParsableCommand {
     static let configuration = CommandConfiguration(

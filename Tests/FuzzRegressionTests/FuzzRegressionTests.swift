@@ -1,4 +1,5 @@
 import Foundation
+import LogImageNBDTesting
 import LogImageTestSupport
 import XCTest
 

@@ -3,7 +3,8 @@ import XCTest
 import LogImageTestSupport
 @testable import LogImage
 
-/// Tests the tester: each planted bug (PlantedBug) must be caught by the
+/// Tests the tester: each planted bug (PlantedBug, injected by a
+/// PlantedBugFileSystem around the simulator) must be caught by the
 /// crash-state explorer, and with no bug planted it must find nothing.
 final class PlantedBugTests: XCTestCase {
     static let sectors = 2048
@@ -18,11 +19,10 @@ final class PlantedBugTests: XCTestCase {
         var tuning = LogImage.Tuning()
         tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 16 << 10
-        tuning.plantedBugs = bugs
         let fs = SimFileSystem()
         var opts = LogImage.CreateOptions(virtualSize: UInt64(Self.sectors) * 512)
         opts.segmentSize = 1 << 20
-        var img: LogImage! = try LogImage.create(at: Self.root, options: opts, fileSystem: fs, tuning: tuning)
+        var img: LogImage! = try LogImage.create(at: Self.root, options: opts, fileSystem: PlantedBugFileSystem.wrap(fs, bugs), tuning: tuning)
         let created = fs.operationCount
         var events: [Event] = []
         var tag: UInt64 = 1
@@ -47,7 +47,11 @@ final class PlantedBugTests: XCTestCase {
         for i in 0..<10 { try write(200 + i * 150, 150) }   // ~750 KiB: rolls into segment 2
         for i in 0..<6 { try write(200 + i * 150, 150) }    // overwrites: garbage for the compactor
         try step(true) { try img.flush(); return [] }
-        try step(true) { try img.close(); img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: fs, tuning: tuning); return [] }
+        try step(true) {
+            try img.close()
+            img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: PlantedBugFileSystem.wrap(fs, bugs), tuning: tuning)
+            return []
+        }
         // After the reopen the head must still read the trim as zeros.
         if let first = try? img.read(at: 0, count: 512), ModelTests.tag(of: first[0..<512]) != 0 {
             violations.append("after reopen: trimmed sector 0 reads old data")
@@ -83,7 +87,7 @@ final class PlantedBugTests: XCTestCase {
                 else if e.startOp < k { for (s, t) in e.writes { allowed[s].insert(t) } }
             }
             let re: LogImage
-            do { re = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: crashed, tuning: tuning) } catch {
+            do { re = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: PlantedBugFileSystem.wrap(crashed, bugs), tuning: tuning) } catch {
                 violations.append("\(point): I1 open failed: \(error)"); continue
             }
             guard let got = try? re.read(at: 0, count: Self.sectors * 512) else {

@@ -1,4 +1,4 @@
-import LogImage
+import LogImageTesting
 
 /// libFuzzer entry point (libFuzzer provides `main`; build with --sanitize fuzzer).
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -1,4 +1,4 @@
-import LogImageNBD
+import LogImageNBDTesting
 
 /// libFuzzer entry point (libFuzzer provides `main`; build with --sanitize fuzzer).
 @_cdecl("LLVMFuzzerTestOneInput")

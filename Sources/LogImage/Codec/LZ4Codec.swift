@@ -1,7 +1,7 @@
 import CLZ4
 
 /// LZ4 block compression through liblz4 (Spec §5.5).
-enum LZ4Codec {
+package enum LZ4Codec {
     /// Builds the codec-1 payload (frame header + LZ4 block) for `data`, or
     /// returns nil when compression would not save at least one eighth in
     /// whole blocks (Spec §5.5).
@@ -35,7 +35,7 @@ enum LZ4Codec {
 
     /// Decompresses `frame` (header + block) into `dest`, which must be exactly the
     /// uncompressed length. Throws `.corruption` on any inconsistency; never traps.
-    static func decompress(_ frameBytes: UnsafeRawBufferPointer, into dest: UnsafeMutableRawBufferPointer, where location: String) throws {
+    package static func decompress(_ frameBytes: UnsafeRawBufferPointer, into dest: UnsafeMutableRawBufferPointer, where location: String) throws {
         let F = Format.CompressedFrame.self
         guard frameBytes.count >= F.headerSize else { throw LogImageError.corrupt("\(location): compressed frame truncated") }
         let f = frame(frameBytes)

@@ -4,20 +4,20 @@
 /// Invariants: every parent id is smaller than its child's id (so the tree
 /// has no cycles); the head is the only `.head` epoch; an epoch that is not
 /// a view (`.deleted`) is kept only while some view's chain passes through it.
-struct EpochTable: Sendable {
+package struct EpochTable: Sendable {
     private(set) var epochs: [UInt32: Epoch]
     /// Delta maps of the non-head epochs that are kept.
     var maps: [UInt32: ExtentMap] = [:]
     private(set) var head: UInt32
     private(set) var nextID: UInt32
 
-    init() {
+    package init() {
         epochs = [Format.initialEpoch: Epoch(id: Format.initialEpoch, parent: 0, kind: .head)]
         head = Format.initialEpoch
         nextID = Format.initialEpoch + 1
     }
 
-    init(epochs: [Epoch], maps: [UInt32: ExtentMap]) throws {
+    package init(epochs: [Epoch], maps: [UInt32: ExtentMap]) throws {
         var table: [UInt32: Epoch] = [:]
         var heads: [UInt32] = []
         for e in epochs {

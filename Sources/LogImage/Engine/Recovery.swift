@@ -2,16 +2,15 @@
 /// valid and usable checkpoint, scan the log after it applying records with
 /// seq-wins, tell a torn tail (dropped, and cut off when writable) from
 /// corruption (refused), and make the result durable before any append.
-struct Recovery {
+package struct Recovery {
     let store: any ImageStore
     let manifest: Manifest
     let writable: Bool
-    var plantedBugs: Set<PlantedBug> = []
     /// `false` for the metadata-only open (snapshot commands): the
     /// checkpoint's maps are validated but not kept.
     var loadMaps = true
 
-    struct Result {
+    package struct Result {
         var state: EngineState
         var io: IOState
         /// Where the torn tail was cut, if there was one.
@@ -22,13 +21,11 @@ struct Recovery {
 
     private var first: UInt64 { UInt64(Format.SegmentHeader.firstBatchOffset) }
 
-    func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
-        var sc = manifest.scanner(h, path: store.segmentName(seg), segment: seg, size: size, payloads: payloads)
-        sc.skipPayloadChecksums = plantedBugs.contains(.acceptBadChecksum)
-        return sc
+    package func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
+        manifest.scanner(h, path: store.segmentName(seg), segment: seg, size: size, payloads: payloads)
     }
 
-    func run() throws -> Result {
+    package func run() throws -> Result {
         // Step 5: segments, and the last one's header.
         let segments = try store.listSegments()
         guard let last = segments.last else { throw LogImageError.corrupt("\(store.name): image has no segments") }
@@ -150,7 +147,7 @@ struct Recovery {
         return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 
-    func headerValid(_ seg: UInt64, _ h: any StorageFile, size: UInt64) throws -> Bool {
+    package func headerValid(_ seg: UInt64, _ h: any StorageFile, size: UInt64) throws -> Bool {
         var head = [UInt8](repeating: 0, count: Format.SegmentHeader.firstBatchOffset)
         guard size >= UInt64(head.count) else { return false }
         _ = try head.withUnsafeMutableBytes { try h.read(into: $0, at: 0) }
@@ -192,7 +189,7 @@ struct Recovery {
         return nil
     }
 
-    func unusable(_ c: Checkpoint, generation g: UInt64, segments: [UInt64], present: Set<UInt64>, sizes: [UInt64: UInt64]) -> String? {
+    package func unusable(_ c: Checkpoint, generation g: UInt64, segments: [UInt64], present: Set<UInt64>, sizes: [UInt64: UInt64]) -> String? {
         if c.generation != g { return "generation \(c.generation) does not match the file name" }
         guard let covered = sizes[c.coveredSegment] else { return "covers segment \(c.coveredSegment), which does not exist" }
         if c.coveredOffset < first || c.coveredOffset > covered || c.coveredOffset % first != 0 {
@@ -216,7 +213,7 @@ struct Recovery {
 
     /// Step 8: the offset of a block boundary past `at` holding an intact,
     /// well-formed batch header whose `flushed_upto` is beyond `at`, if any.
-    func flushedBeyond(_ sc: SegmentScanner, at: UInt64, size: UInt64) throws -> UInt64? {
+    package func flushedBeyond(_ sc: SegmentScanner, at: UInt64, size: UInt64) throws -> UInt64? {
         var block = [UInt8](repeating: 0, count: Format.blockSize)
         var pos = at + first
         while pos + first <= size {
@@ -228,7 +225,7 @@ struct Recovery {
         return nil
     }
 
-    func firstNonZero(_ h: any StorageFile, from: UInt64, size: UInt64) throws -> UInt64? {
+    package func firstNonZero(_ h: any StorageFile, from: UInt64, size: UInt64) throws -> UInt64? {
         var block = [UInt8](repeating: 0, count: 1 << 16)
         var pos = from
         while pos < size {

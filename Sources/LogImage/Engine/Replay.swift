@@ -1,15 +1,22 @@
 /// Applies records to the in-memory state in log order (Spec §8): extents
 /// to their epoch's delta map with seq-wins, snapshot records to the epoch
 /// tree. Used by recovery; live writes update the same state directly.
-struct Replay {
+package struct Replay {
     var map: ExtentMap
     var epochs: EpochTable
     var nextSeq: UInt64
     let virtualSize: UInt64
 
+    package init(map: ExtentMap, epochs: EpochTable, nextSeq: UInt64, virtualSize: UInt64) {
+        self.map = map
+        self.epochs = epochs
+        self.nextSeq = nextSeq
+        self.virtualSize = virtualSize
+    }
+
     /// Applies one valid record; `payload` is its stored payload (snapshot records need it).
     /// Throws `corruption` for a snapshot record that contradicts the epoch tree.
-    mutating func apply(_ r: RecordHeader, payload: UnsafeRawBufferPointer?, where location: String) throws {
+    package mutating func apply(_ r: RecordHeader, payload: UnsafeRawBufferPointer?, where location: String) throws {
         nextSeq = max(nextSeq, r.seq + 1)
         guard let type = r.recordType else { return }
         switch type {

@@ -1,28 +1,26 @@
 /// A checkpoint: a checksummed serialisation of every epoch's extent map and
 /// the log position it covers (Spec §6).
-struct Checkpoint: Sendable {
-    var generation: UInt64
+package struct Checkpoint: Sendable {
+    package var generation: UInt64
     var coveredSegment: UInt64
     var coveredOffset: UInt64
     var nextSeq: UInt64
     var uuid: [UInt8]
     var headEpoch: UInt32
     /// The head epoch's delta map (HEAD_MAP, §6.3).
-    var map: ExtentMap
+    package var map: ExtentMap
     /// The epoch tree (EPOCHS, §6.5); empty when the image has no snapshots.
-    var epochs: [Epoch] = []
+    package var epochs: [Epoch] = []
     /// Frozen epochs' delta maps (EPOCH_MAP, §6.6).
-    var epochMaps: [UInt32: ExtentMap] = [:]
+    package var epochMaps: [UInt32: ExtentMap] = [:]
     /// Lifetime counters as of the covered position (STATS, §6.7).
     var stats = LifetimeStats()
     /// Where the decoded maps point (filled by `decode`, also when it skips the maps).
     var pointers = PointerSummary()
-    /// Test-only planted bug: leave trim tombstones out.
-    var dropTombstones = false
 
     /// Encodes the whole file: header, then HEAD_MAP, HEAD_EPOCH, STATS and,
     /// with snapshots, EPOCHS and EPOCH_MAPs, then DIRECTORY (§6.1, §6.2).
-    func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         let C = Format.Checkpoint.self
         var body = ByteWriter()
         /// Where each section starts in the body, for DIRECTORY (§6.8).
@@ -37,7 +35,6 @@ struct Checkpoint: Sendable {
         func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
             w.reserve(m.count * C.entrySize)
             m.forEach { e in
-                if dropTombstones && e.kind == .trimmed { return }
                 e.encodeCheckpointEntry(into: &w)
             }
         }
@@ -84,7 +81,7 @@ struct Checkpoint: Sendable {
     /// - Parameter loadMaps: with `false`, every map entry is still validated
     ///   and summarised in `pointers`, but the maps come back empty (the
     ///   metadata-only open of snapshot commands).
-    static func decode(_ bytes: [UInt8], path: String, uuid: [UInt8], loadMaps: Bool = true) throws -> Checkpoint {
+    package static func decode(_ bytes: [UInt8], path: String, uuid: [UInt8], loadMaps: Bool = true) throws -> Checkpoint {
         let C = Format.Checkpoint.self
         func bad(_ why: String) -> LogImageError { .corrupt("\(path): \(why)") }
         guard bytes.count >= C.headerLength else { throw bad("checkpoint shorter than its header") }

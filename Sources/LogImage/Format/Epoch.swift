@@ -1,6 +1,6 @@
 /// One epoch of the epoch tree (Spec §5.4, §6.5): the records written while
 /// it was the head's epoch form its delta map.
-struct Epoch: Sendable, Equatable {
+package struct Epoch: Sendable, Equatable {
     /// Raw values are the EPOCHS entry `kind` byte (Spec §6.5).
     enum Kind: UInt8, Sendable {
         /// The epoch the head writes into (exactly one).

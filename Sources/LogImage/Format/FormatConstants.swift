@@ -17,26 +17,26 @@ public enum Format {
     // MARK: Image directory (Spec §3)
 
     /// Name of the manifest file inside the image directory (Spec §3).
-    static let manifestName = "manifest"
+    package static let manifestName = "manifest"
     /// Name the manifest is first written under before it is renamed over `manifest` (Spec §3).
     static let manifestTempName = "manifest.tmp"
     /// Prefix and suffix of segment file names: `seg-` + 16 lower-case hex digits + `.log` (Spec §3).
-    static let segmentPrefix = "seg-"
-    static let segmentSuffix = ".log"
+    package static let segmentPrefix = "seg-"
+    package static let segmentSuffix = ".log"
     /// Prefix of checkpoint file names: `ckpt-` + 16 lower-case hex digits (Spec §3).
-    static let checkpointPrefix = "ckpt-"
+    package static let checkpointPrefix = "ckpt-"
     /// Suffix of any file being written before its atomic rename (Spec §3).
-    static let tempSuffix = ".tmp"
+    package static let tempSuffix = ".tmp"
 
     // MARK: Manifest (Spec §4)
 
-    enum Manifest {
+    package enum Manifest {
         /// `"LIMG\r\n\x1a\n"` (Spec §4).
         static let magic: [UInt8] = [0x4C, 0x49, 0x4D, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         /// Total size of the manifest file (Spec §4).
         static let fileSize = 4096
         /// `header_length` written by this version, and the least a reader accepts (Spec §4).
-        static let headerLength = 128
+        package static let headerLength = 128
         /// `header_length` is a multiple of this (Spec §4).
         static let headerLengthMultiple = 8
         /// Format version written and read by this implementation (Spec §4).
@@ -44,12 +44,12 @@ public enum Format {
         // Byte offsets (Spec §4 table).
         static let offMagic = 0
         static let offVersion = 8
-        static let offHeaderCRC = 12
-        static let offHeaderLength = 16
+        package static let offHeaderCRC = 12
+        package static let offHeaderLength = 16
         static let offIncompatible = 24
         static let offCompatible = 32
         static let offAutoclear = 40
-        static let offUUID = 48
+        package static let offUUID = 48
         static let offVirtualSize = 64
         static let offSectorSize = 72
         static let offSegmentSize = 76
@@ -65,17 +65,17 @@ public enum Format {
         /// Default log MiB between checkpoints when the field is 0 (Spec §4, §6).
         static let defaultCheckpointIntervalMiB: UInt32 = 256
         /// Largest virtual size: 2^55 bytes (2^46 sectors) (Spec §4).
-        static let maxVirtualSize: UInt64 = 1 << 55
+        package static let maxVirtualSize: UInt64 = 1 << 55
     }
 
     // MARK: Feature bits (Spec §9)
 
-    enum Incompatible {
+    package enum Incompatible {
         /// Bit 0, `LZ4`: records may use codec 1 (Spec §9).
         static let lz4: UInt64 = 1 << 0
         /// Bit 1, `SNAPSHOTS`: the log may hold snapshot records and epochs other than 1 (Spec §9).
         static let snapshots: UInt64 = 1 << 1
-        static let known: UInt64 = lz4 | snapshots
+        package static let known: UInt64 = lz4 | snapshots
     }
 
     enum Compatible {
@@ -88,29 +88,29 @@ public enum Format {
 
     // MARK: Segment header (Spec §5.1)
 
-    enum SegmentHeader {
+    package enum SegmentHeader {
         /// `"LSEG\r\n\x1a\n"` (Spec §5.1).
         static let magic: [UInt8] = [0x4C, 0x53, 0x45, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         static let version: UInt32 = 1
         /// Bytes covered by `header_crc` (Spec §5.1).
-        static let headerLength = 64
+        package static let headerLength = 64
         /// The header occupies the whole first block; batches start here (Spec §5.1).
-        static let firstBatchOffset = 4096
+        package static let firstBatchOffset = 4096
         static let offMagic = 0
         static let offVersion = 8
-        static let offHeaderCRC = 12
-        static let offHeaderLength = 16
-        static let offUUID = 24
-        static let offSegmentNumber = 40
+        package static let offHeaderCRC = 12
+        package static let offHeaderLength = 16
+        package static let offUUID = 24
+        package static let offSegmentNumber = 40
         static let offCreationSeq = 48
     }
 
     // MARK: Batch header (Spec §5.2)
 
-    enum Batch {
+    package enum Batch {
         /// Bytes 0-3 of a batch: `"LBAT"` (0x5441424C read little-endian) (Spec §5.2).
         static let magic: UInt32 = 0x5441_424C
-        static let headerSize = 64
+        package static let headerSize = 64
         /// Records in one batch: 1 through 256 (Spec §5.2).
         static let maxRecords = 256
         /// Payload blocks in one batch: 0 through 8192 (32 MiB) (Spec §5.2).
@@ -137,20 +137,20 @@ public enum Format {
 
     // MARK: Record header (Spec §5.3)
 
-    enum Record {
-        static let headerSize = 64
+    package enum Record {
+        package static let headerSize = 64
         static let offType = 0
         static let offCodec = 1
         static let offFlags = 2
-        static let offHeaderCRC = 4
+        package static let offHeaderCRC = 4
         static let offSeq = 8
         static let offEpoch = 16
         static let offSectors = 20
         static let offLBA = 24
-        static let offStoredLength = 32
-        static let offPayloadCRC = 36
+        package static let offStoredLength = 32
+        package static let offPayloadCRC = 36
         static let offSegmentNumber = 40
-        static let offPayloadOffset = 48
+        package static let offPayloadOffset = 48
         static let offAux = 56
         /// Most sectors one DATA record covers: 65536 (32 MiB) (Spec §5.3).
         static let maxDataSectors = 65536
@@ -161,7 +161,7 @@ public enum Format {
     }
 
     /// Record types (Spec §5.4).
-    enum RecordType: UInt8 {
+    package enum RecordType: UInt8 {
         case data = 1
         case zero = 2
         case trim = 3
@@ -172,7 +172,7 @@ public enum Format {
     }
 
     /// Payload codecs (Spec §5.5).
-    enum Codec: UInt8 {
+    package enum Codec: UInt8 {
         case none = 0
         case lz4 = 1
     }
@@ -219,23 +219,23 @@ public enum Format {
 
     // MARK: Checkpoint (Spec §6)
 
-    enum Checkpoint {
+    package enum Checkpoint {
         /// `"LCKP\r\n\x1a\n"` (Spec §6.1).
         static let magic: [UInt8] = [0x4C, 0x43, 0x4B, 0x50, 0x0D, 0x0A, 0x1A, 0x0A]
         static let version: UInt32 = 1
-        static let headerLength = 96
+        package static let headerLength = 96
         static let offMagic = 0
         static let offVersion = 8
-        static let offHeaderCRC = 12
-        static let offHeaderLength = 16
+        package static let offHeaderCRC = 12
+        package static let offHeaderLength = 16
         static let offSectionCount = 20
         static let offGeneration = 24
         static let offCoveredSegment = 32
         static let offCoveredOffset = 40
         static let offNextSeq = 48
-        static let offBodyCRC = 56
-        static let offUUID = 64
-        static let offBodyLength = 80
+        package static let offBodyCRC = 56
+        package static let offUUID = 64
+        package static let offBodyLength = 80
         /// Section header: type u32, flags u32, length u64 (Spec §6.2).
         static let sectionHeaderSize = 16
         /// Section flag bit 0: a reader that does not know the type must refuse the checkpoint (Spec §6.2).
@@ -334,5 +334,5 @@ public enum Format {
     /// The epoch the head writes into on a new image (Spec §5.3).
     static let initialEpoch: UInt32 = 1
     /// The sequence number of the first record of a new image (Spec §5.3).
-    static let firstSeq: UInt64 = 1
+    package static let firstSeq: UInt64 = 1
 }

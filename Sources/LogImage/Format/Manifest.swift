@@ -1,6 +1,6 @@
 /// The image manifest (Spec §4): identity and geometry of an image.
 /// Encoded and decoded field by field; see `Format.Manifest` for offsets.
-struct Manifest: Equatable, Sendable {
+package struct Manifest: Equatable, Sendable {
     var version: UInt32 = Format.Manifest.version
     var headerLength: UInt32 = UInt32(Format.Manifest.headerLength)
     var incompatible: UInt64 = 0
@@ -19,15 +19,15 @@ struct Manifest: Equatable, Sendable {
     var tail: [UInt8] = []
 
     /// First 8 bytes of the UUID as a little-endian integer (`image_tag`, Spec §5.2).
-    var imageTag: UInt64 {
+    package var imageTag: UInt64 {
         uuid.withUnsafeBytes { $0.le64(0) }
     }
 
-    var effectiveCheckpointIntervalBytes: UInt64 {
+    package var effectiveCheckpointIntervalBytes: UInt64 {
         UInt64(checkpointIntervalMiB == 0 ? Format.Manifest.defaultCheckpointIntervalMiB : checkpointIntervalMiB) << 20
     }
 
-    func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         let M = Format.Manifest.self
         var bytes = [UInt8](repeating: 0, count: M.fileSize)
         bytes.withUnsafeMutableBytes { b in
@@ -54,7 +54,7 @@ struct Manifest: Equatable, Sendable {
     }
 
     /// Decodes and validates a manifest. `path` is used in error messages.
-    static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+    package static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
         let M = Format.Manifest.self
         guard bytes.count >= M.headerLength else {
             throw LogImageError.corrupt("\(path): manifest is \(bytes.count) bytes, shorter than its \(M.headerLength)-byte header")

@@ -1,11 +1,11 @@
 /// One record header inside a batch's header area (Spec §5.3).
-struct RecordHeader: Equatable, Sendable {
+package struct RecordHeader: Equatable, Sendable {
     var type: UInt8
-    var codec: UInt8 = Format.Codec.none.rawValue
+    package var codec: UInt8 = Format.Codec.none.rawValue
     var flags: UInt16 = 0
     var seq: UInt64
     var epoch: UInt32
-    var sectors: UInt32
+    package var sectors: UInt32
     var lba: UInt64
     var storedLength: UInt32 = 0
     var payloadCRC: UInt32 = 0
@@ -13,7 +13,7 @@ struct RecordHeader: Equatable, Sendable {
     var payloadOffset: UInt64
     var aux: UInt64 = 0
 
-    var recordType: Format.RecordType? { Format.RecordType(rawValue: type) }
+    package var recordType: Format.RecordType? { Format.RecordType(rawValue: type) }
 
     /// Writes the 64 header bytes, with `header_crc`, at `o` in `b`.
     func encode(into b: UnsafeMutableRawBufferPointer, at o: Int) {
@@ -53,9 +53,9 @@ struct RecordHeader: Equatable, Sendable {
 }
 
 /// The 64-byte header at the start of every batch (Spec §5.2).
-struct BatchHeader: Equatable, Sendable {
-    var recordCount: UInt32
-    var payloadBlocks: UInt32
+package struct BatchHeader: Equatable, Sendable {
+    package var recordCount: UInt32
+    package var payloadBlocks: UInt32
     var headerBlocks: UInt16
     var flags: UInt16 = 0
     var segmentNumber: UInt64
@@ -70,13 +70,13 @@ struct BatchHeader: Equatable, Sendable {
     }
 
     /// Byte offset of the block CRC table inside the header area.
-    var crcTableOffset: Int { Format.Batch.headerSize + Int(recordCount) * Format.Record.headerSize }
+    package var crcTableOffset: Int { Format.Batch.headerSize + Int(recordCount) * Format.Record.headerSize }
     /// Byte offset of block CRC table entry `i` (payload block `i`) inside the header area.
     @inline(__always)
     func blockCRCOffset(_ i: Int) -> Int { crcTableOffset + Format.Batch.blockCRCSize * i }
     /// Bytes of the whole batch (header area + payload area).
-    var totalBytes: Int { (Int(headerBlocks) + Int(payloadBlocks)) * Format.blockSize }
-    var headerBytes: Int { Int(headerBlocks) * Format.blockSize }
+    package var totalBytes: Int { (Int(headerBlocks) + Int(payloadBlocks)) * Format.blockSize }
+    package var headerBytes: Int { Int(headerBlocks) * Format.blockSize }
 
     /// Writes the batch header fields (not `header_crc`) at offset 0 of `b`.
     func encodeFields(into b: UnsafeMutableRawBufferPointer) {
@@ -96,14 +96,14 @@ struct BatchHeader: Equatable, Sendable {
     }
 
     /// Computes and stores `header_crc` over the whole header area `b`.
-    static func seal(_ b: UnsafeMutableRawBufferPointer) {
+    package static func seal(_ b: UnsafeMutableRawBufferPointer) {
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(b), zeroing: Format.Batch.offHeaderCRC)
         b.put32(crc, Format.Batch.offHeaderCRC)
     }
 
     /// Parses the fixed 64 bytes at the start of `b` without checking the CRC
     /// or the counts; nil when the magic (H1) or `header_blocks` (H2) is impossible.
-    static func parseRaw(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
+    package static func parseRaw(_ b: UnsafeRawBufferPointer) -> BatchHeader? {
         let B = Format.Batch.self
         guard b.count >= B.headerSize, b.le32(B.offMagic) == B.magic else { return nil }
         let h = BatchHeader(

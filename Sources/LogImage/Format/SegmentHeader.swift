@@ -1,5 +1,5 @@
 /// The header in block 0 of every segment file (Spec §5.1).
-struct SegmentHeader: Equatable, Sendable {
+package struct SegmentHeader: Equatable, Sendable {
     var uuid: [UInt8]
     var segmentNumber: UInt64
     var creationSeq: UInt64
@@ -22,7 +22,7 @@ struct SegmentHeader: Equatable, Sendable {
     }
 
     /// Decodes and checks a segment header against the image it should belong to.
-    static func decode(_ b: UnsafeRawBufferPointer, path: String, uuid: [UInt8], segmentNumber: UInt64) throws -> SegmentHeader {
+    package static func decode(_ b: UnsafeRawBufferPointer, path: String, uuid: [UInt8], segmentNumber: UInt64) throws -> SegmentHeader {
         let H = Format.SegmentHeader.self
         guard b.count >= H.headerLength else {
             throw LogImageError.corrupt("\(path): segment header truncated (\(b.count) bytes)")

@@ -1,6 +1,6 @@
 /// Payloads of the snapshot records SNAPSHOT (4), SNAPSHOT_DELETE (5) and
 /// EPOCH (6) (Spec §5.4). Encoded field by field, little-endian.
-enum SnapshotPayload: Equatable, Sendable {
+package enum SnapshotPayload: Equatable, Sendable {
     /// Freeze `frozen` as `name`; the head continues in `child`.
     case snapshot(frozen: UInt32, child: UInt32, timeNs: UInt64, name: String, virtualSize: UInt64)
     /// Delete the snapshot `name` of epoch `epoch`.
@@ -11,7 +11,7 @@ enum SnapshotPayload: Equatable, Sendable {
     /// Bytes of the fixed part before the name (Spec §5.4).
     static let headerSize = Format.SnapshotPayload.headerSize
 
-    var recordType: Format.RecordType {
+    package var recordType: Format.RecordType {
         switch self {
         case .snapshot: return .snapshot
         case .delete: return .snapshotDelete
@@ -20,7 +20,7 @@ enum SnapshotPayload: Equatable, Sendable {
     }
 
     /// The payload bytes: the fixed part, then the name for SNAPSHOT and SNAPSHOT_DELETE.
-    func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         let P = Format.SnapshotPayload.self
         var out = [UInt8](repeating: 0, count: Self.headerSize)
         var name: [UInt8] = []
@@ -44,7 +44,7 @@ enum SnapshotPayload: Equatable, Sendable {
     }
 
     /// Decodes the payload of a record of `type`; nil when it is malformed.
-    static func decode(type: Format.RecordType, _ p: UnsafeRawBufferPointer) -> SnapshotPayload? {
+    package static func decode(type: Format.RecordType, _ p: UnsafeRawBufferPointer) -> SnapshotPayload? {
         let P = Format.SnapshotPayload.self
         guard p.count >= headerSize else { return nil }
         switch type {

@@ -2,7 +2,7 @@
 // and the `StorageFile`s it opens (StorageFile.swift). Production uses
 // `PosixFileSystem`; the tests swap in a simulated file system that records
 // operations, produces crash states and injects faults
-// (Tests/LogImageTestSupport/SimFileSystem.swift).
+// (Sources/LogImageTesting/SimFileSystem.swift, a test-only library).
 //
 // Errors are thrown as `LogImageError` with code `.io`, `.noSpace`,
 // `.notFound`, `.alreadyExists` or `.locked` and the errno as the cause.
@@ -61,6 +61,6 @@ extension FileSystem {
 package protocol DirectoryLock: AnyObject, Sendable {}
 
 /// Joins a directory and a file name.
-@inline(__always) func joinPath(_ dir: String, _ name: String) -> String {
+@inline(__always) package func joinPath(_ dir: String, _ name: String) -> String {
     dir.hasSuffix("/") ? dir + name : dir + "/" + name
 }

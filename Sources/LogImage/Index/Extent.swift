@@ -3,7 +3,7 @@
 /// What a run of sectors maps to. Raw values are the checkpoint map entry `kind` byte
 /// (Spec §6.3: 0 data, 1 compressed data, 2 zero, 3 trimmed); the checkpoint codec
 /// encodes and decodes this enum directly.
-enum ExtentKind: UInt8, Sendable {
+package enum ExtentKind: UInt8, Sendable {
     case data = 0
     case compressed = 1
     case zero = 2
@@ -24,7 +24,7 @@ enum ExtentKind: UInt8, Sendable {
 /// - `.zero` / `.trimmed`: always 0, and segment 0 (the initializer stores 0 whatever it is given).
 ///
 /// `seq` of a merged entry is an upper bound: the highest seq of the pieces it was merged from.
-struct Extent: Equatable, Sendable {
+package struct Extent: Equatable, Sendable {
     /// Largest number of sectors one entry covers (the count field holds count-1 in 16 bits).
     static let maxCount: UInt32 = 65536
     /// Largest sequence number an entry can hold (48 bits).
@@ -80,7 +80,7 @@ struct Extent: Equatable, Sendable {
         }
     }
 
-    var kind: ExtentKind {
+    package var kind: ExtentKind {
         get {
             switch location >> 62 {
             case 0: return .data
@@ -164,7 +164,7 @@ struct Extent: Equatable, Sendable {
 }
 
 extension Extent: CustomStringConvertible {
-    var description: String {
+    package var description: String {
         switch kind {
         case .data, .compressed:
             return "\(kind)[\(lba)+\(count) seq \(seq) @\(segment):\(sectorOffset)]"

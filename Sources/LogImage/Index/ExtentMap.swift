@@ -43,9 +43,9 @@ final class ExtentMapLeaf: ManagedBuffer<Void, Extent> {
 /// `@unchecked Sendable` only because `ManagedBuffer` (the leaves' class) is explicitly not
 /// Sendable: the map is a value type whose leaves are written only when this map holds the only
 /// reference to them (`isKnownUniquelyReferenced`); shared leaves are immutable.
-struct ExtentMap: @unchecked Sendable {
+package struct ExtentMap: @unchecked Sendable {
     /// Default entries per leaf.
-    static let defaultLeafCapacity = 256
+    package static let defaultLeafCapacity = 256
 
     // Implementation state, internal only so that the ExtentMap+*.swift files (and the tests) can
     // reach it: other code must use the methods.
@@ -57,11 +57,11 @@ struct ExtentMap: @unchecked Sendable {
     /// counts[i] = number of entries in leaves[i].
     var counts: [Int] = []
     /// Number of entries.
-    private(set) var count: Int = 0
+    package private(set) var count: Int = 0
     /// Entries per leaf.
     let leafCapacity: Int
 
-    init() { self.init(leafCapacity: ExtentMap.defaultLeafCapacity) }
+    package init() { self.init(leafCapacity: ExtentMap.defaultLeafCapacity) }
 
     /// An empty map with leaves of `leafCapacity` entries (>= 4). Small capacities are for tests.
     init(leafCapacity: Int) {
@@ -71,7 +71,7 @@ struct ExtentMap: @unchecked Sendable {
 
     /// Bulk load: `sorted` must be sorted by lba and non-overlapping. Leaves are packed full.
     /// Entries are not merged.
-    init(sorted: [Extent], leafCapacity: Int = ExtentMap.defaultLeafCapacity) {
+    package init(sorted: [Extent], leafCapacity: Int = ExtentMap.defaultLeafCapacity) {
         self.init(leafCapacity: leafCapacity)
         let leafCount = (sorted.count + leafCapacity - 1) / leafCapacity
         leaves.reserveCapacity(leafCount)
@@ -127,7 +127,7 @@ struct ExtentMap: @unchecked Sendable {
     }
 
     /// Visits every entry in lba order.
-    func forEach(_ body: (Extent) throws -> Void) rethrows {
+    package func forEach(_ body: (Extent) throws -> Void) rethrows {
         for (leaf, n) in zip(leaves, counts) {
             let e = leaf.elements
             for i in 0..<n { try body(e[i]) }

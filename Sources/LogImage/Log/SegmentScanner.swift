@@ -1,7 +1,7 @@
 /// A batch read back from a segment, with its records (Spec §5.2, §5.3).
-struct ScannedBatch: Sendable {
+package struct ScannedBatch: Sendable {
     var header: BatchHeader
-    var offset: UInt64
+    package var offset: UInt64
     var records: [RecordHeader]
     /// CRC of each payload block, in payload order.
     var blockCRCs: [UInt32]
@@ -12,7 +12,7 @@ struct ScannedBatch: Sendable {
 
     /// Calls `body` for each record in order with its stored payload (nil when
     /// it has none). Needs a scan with `verifyPayloads`.
-    func forEachRecord(_ body: (RecordHeader, UnsafeRawBufferPointer?) throws -> Void) rethrows {
+    package func forEachRecord(_ body: (RecordHeader, UnsafeRawBufferPointer?) throws -> Void) rethrows {
         try payload.withUnsafeBytes { area in
             for r in records {
                 var p: UnsafeRawBufferPointer?
@@ -27,7 +27,7 @@ struct ScannedBatch: Sendable {
 }
 
 /// Why a scan stopped.
-enum ScanStop: Equatable, Sendable {
+package enum ScanStop: Equatable, Sendable {
     /// The file ends exactly at a batch boundary.
     case endOfFile
     /// A batch that *fails* (Spec §5.2: header or payload not intact) at
@@ -42,24 +42,22 @@ enum ScanStop: Equatable, Sendable {
 /// log reader in spirit: a failing batch stops the scan and is reported, not
 /// thrown, because at the tail of the last segment it is the normal end of a
 /// log after a crash.
-struct SegmentScanner {
+package struct SegmentScanner {
     let handle: any StorageFile
     let path: String
     let segmentNumber: UInt64
     let imageTag: UInt64
     let fileSize: UInt64
     /// Read and check payload blocks and payload CRCs too (recovery, check).
-    var verifyPayloads: Bool
+    package var verifyPayloads: Bool
     /// Whether the image has the `LZ4` feature (codec 1 is corruption otherwise).
     var allowLZ4 = true
     /// Whether the image has the `SNAPSHOTS` feature (snapshot records and epochs other than 1).
     var allowSnapshots = false
-    /// Test-only planted bug: skip the payload checksums.
-    var skipPayloadChecksums = false
 
     /// Scans from `start`, calling `body` for each valid batch; returns where and why it stopped.
     /// Throws for I/O errors and for records that need a feature this reader lacks.
-    func scan(from start: UInt64, _ body: (ScannedBatch) throws -> Void) throws -> (stop: ScanStop, end: UInt64) {
+    package func scan(from start: UInt64, _ body: (ScannedBatch) throws -> Void) throws -> (stop: ScanStop, end: UInt64) {
         var pos = start
         var block = [UInt8](repeating: 0, count: Format.blockSize)
         while true {
@@ -134,7 +132,7 @@ struct SegmentScanner {
                 payload = [UInt8](repeating: 0, count: Int(h.payloadBlocks) * Format.blockSize)
                 let got = try payload.withUnsafeMutableBytes { try handle.read(into: $0, at: Int64(payloadStart)) }
                 if got < payload.count { return .failing("short read of payload area") }
-                if !skipPayloadChecksums, let why = Self.verifyPayload(payload, crcs: crcs, records: records, payloadStart: payloadStart) {
+                if let why = Self.verifyPayload(payload, crcs: crcs, records: records, payloadStart: payloadStart) {
                     return .failing(why)
                 }
             }
@@ -156,7 +154,7 @@ struct SegmentScanner {
 
     /// The header at `pos` if it is intact (H1–H6), whatever follows; for the
     /// torn-tail test (Spec §8 step 8) and the interrupted roll-over test (step 5).
-    func intactHeader(at pos: UInt64, scratch block: inout [UInt8]) throws -> BatchHeader? {
+    package func intactHeader(at pos: UInt64, scratch block: inout [UInt8]) throws -> BatchHeader? {
         var quick = self
         quick.verifyPayloads = false
         switch try quick.readBatch(at: pos, firstBlock: &block) {

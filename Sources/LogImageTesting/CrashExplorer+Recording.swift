@@ -86,8 +86,7 @@ extension CrashExplorer {
         var t = LogImage.Tuning()
         t.backgroundCheckpoints = false
         t.batchBytes = options.batchBytes
-        t.plantedBugs = options.plantedBugs
-        let img = try LogImage.create(at: imagePath, options: opts, fileSystem: fs, tuning: t)
+        let img = try LogImage.create(at: imagePath, options: opts, fileSystem: PlantedBugFileSystem.wrap(fs, options.plantedBugs), tuning: t)
         let empty = Base(fs: fs, head: [UInt64](repeating: 0, count: options.sectors), snapshots: [], nextCall: 1, nextSnapshot: 1)
         let r = Runner(options: options, tuning: t, fs: fs, base: empty, image: img, seed: 0)
         // q = a quarter of the disk. Snapshot s1 holds [0, q); [q, 3q) is
@@ -115,7 +114,7 @@ extension CrashExplorer {
         var rec = Recording(fs: fs, base: base)
         let r = Runner(options: options, tuning: tuning, fs: fs, base: base, image: nil, seed: workload.seed)
         do {
-            r.image = try LogImage.open(at: Self.imagePath, mode: .readWrite, fileSystem: fs, tuning: tuning)
+            r.image = try LogImage.open(at: Self.imagePath, mode: .readWrite, fileSystem: engineFileSystem(fs), tuning: tuning)
             fs.resetHistory()  // the workload's log starts after the open's recovery
             for (i, op) in workload.ops.enumerated() {
                 do { try r.perform(op) } catch {
@@ -294,7 +293,8 @@ extension CrashExplorer {
                 try step("close", barrier: true) { try img.close(); return ([], nil) }
                 image = nil
                 try step("open") {
-                    image = try LogImage.open(at: CrashExplorer.imagePath, mode: .readWrite, fileSystem: fs, tuning: tuning)
+                    image = try LogImage.open(at: CrashExplorer.imagePath, mode: .readWrite,
+                                              fileSystem: PlantedBugFileSystem.wrap(fs, options.plantedBugs), tuning: tuning)
                     return ([], nil)
                 }
             }

@@ -1,8 +1,10 @@
-// The libFuzzer entry point for the NBD server's parsers (issue 6 §5), used
-// by Fuzz/ (fuzz-nbd) and by the corpus regression tests. Not API: public
-// only because the fuzz targets live in a separate package.
+// The libFuzzer entry point for the NBD server's parsers, used by Fuzz/
+// (fuzz-nbd) and by the corpus regression tests. Test-only: this module is
+// never linked into logimg. Public only because the fuzz targets live in a
+// separate package.
 
 import LogImage
+import LogImageNBD
 import Logging
 import NIOCore
 import NIOEmbedded

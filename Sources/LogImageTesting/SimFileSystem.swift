@@ -2,7 +2,7 @@
 // style). It keeps the volatile state that reads see, records every mutating
 // call in an ordered operation log, and can rebuild from that log the disk a
 // crash would leave behind (SimFileSystem+CrashStates.swift, +CrashPlan.swift).
-// It also injects EIO/ENOSPC faults (SimFileSystem+Faults.swift).
+// It also injects EIO/ENOSPC faults and bounds file sizes (SimFileSystem+Faults.swift).
 //
 // Durability model:
 // - `sync()`/`fullSync()` on a handle make the earlier writes and truncates of
@@ -41,6 +41,8 @@ package final class SimFileSystem: FileSystem {
         var mutatingCalls = 0
         var faultsTriggered = 0
         var failReads = false
+        /// Writes and truncates that would make a file larger fail with ENOSPC.
+        var fileSizeLimit = Int.max
 
         mutating func allocateInode() -> Int {
             defer { nextInode += 1 }

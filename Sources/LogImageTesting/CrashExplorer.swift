@@ -36,7 +36,8 @@ package struct CrashExplorer: Sendable {
         package var deepEvery = 1
         /// Seeds the crash plans (random subsets, garbage).
         package var seed: UInt64 = 1
-        /// Deliberate engine bugs to switch on (PlantedBug.swift).
+        /// Deliberate bugs to switch on (PlantedBug.swift): the engine runs
+        /// over a `PlantedBugFileSystem` around the simulator.
         package var plantedBugs: Set<PlantedBug> = []
         /// Ends every workload with unflushed writes of 64 KiB, 4 KiB, 64 KiB
         /// and 4 KiB (two batch writes on the file system, the last write only
@@ -172,8 +173,13 @@ package struct CrashExplorer: Sendable {
         var t = LogImage.Tuning()
         t.backgroundCheckpoints = false  // a deterministic order of file operations
         t.batchBytes = options.batchBytes
-        t.plantedBugs = options.plantedBugs
         return t
+    }
+
+    /// The file system the engine runs over: `fs` itself, or `fs` misbehaving
+    /// as the planted bugs say (`LogImage.check` always runs on `fs` itself).
+    func engineFileSystem(_ fs: SimFileSystem) -> any FileSystem {
+        PlantedBugFileSystem.wrap(fs, options.plantedBugs)
     }
 
     /// Runs `workload` and checks every crash state of its plan (at most

@@ -182,13 +182,13 @@ extension CrashExplorer {
         }
         var ro: Views?
         do {
-            ro = readViews(try LogImage.open(at: path, mode: .readOnly, fileSystem: crashed, tuning: tuning))
+            ro = readViews(try LogImage.open(at: path, mode: .readOnly, fileSystem: engineFileSystem(crashed), tuning: tuning))
         } catch {
             flag(.i1, "read-only open failed: \(error)")
         }
         let rw: Views
         do {
-            rw = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: crashed, tuning: tuning))
+            rw = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: engineFileSystem(crashed), tuning: tuning))
         } catch {
             flag(.i1, "read-write open failed: \(error)")
             return
@@ -212,7 +212,7 @@ extension CrashExplorer {
                 r.states[.recovery, default: 0] += 1
                 let sub = "recovery[\(p.label)]"
                 do {
-                    let v = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: crashed.crashState(p), tuning: tuning))
+                    let v = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: engineFileSystem(crashed.crashState(p)), tuning: tuning))
                     if v != rw {
                         let (vs, _) = evaluate(v, exp, rec)
                         for (i, m) in vs { flag(i, "\(sub): \(m)") }
@@ -228,7 +228,7 @@ extension CrashExplorer {
         let files = crashed.snapshot()
         let again: LogImage
         do {
-            again = try LogImage.open(at: path, mode: .readWrite, fileSystem: crashed, tuning: tuning)
+            again = try LogImage.open(at: path, mode: .readWrite, fileSystem: engineFileSystem(crashed), tuning: tuning)
         } catch {
             flag(.i6, "second read-write open failed: \(error)")
             return
@@ -255,7 +255,7 @@ extension CrashExplorer {
         var want = rw
         if f < want.head.count { want.head[f] = t }
         do {
-            let v3 = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: after, tuning: tuning))
+            let v3 = readViews(try LogImage.open(at: path, mode: .readWrite, fileSystem: engineFileSystem(after), tuning: tuning))
             if v3 != want {
                 flag(.i7, "after the follow-up FUA write and a crash: " +
                      (v3.head != want.head ? Self.firstDifference(v3.head, want.head) : "snapshots differ \(v3.errors)"))

@@ -52,6 +52,14 @@ extension SimFileSystem.Inner {
         let cause = SimInjectedFault(kind: f.kind, call: mutatingCalls)
         throw LogImageError(f.kind == .io ? .io : .noSpace, "\(path): \(what) failed: \(cause) (simulated)", cause: cause)
     }
+
+    /// Throws ENOSPC if a file would end past `fileSizeLimit` (not counted as a mutating call).
+    func checkSize(_ offset: Int64, _ count: Int, _ what: String, _ path: String) throws {
+        let (end, overflow) = offset.addingReportingOverflow(Int64(count))
+        if overflow || end > Int64(fileSizeLimit) {
+            throw SimFileSystem.error(.noSpace, path, what, "file would be larger than the limit of \(fileSizeLimit) bytes")
+        }
+    }
 }
 
 extension SimFileSystem {
@@ -76,6 +84,13 @@ extension SimFileSystem {
     /// Disarms any fault; later calls succeed again. Does not touch `failReads`.
     package func clearFaults() {
         state.withLock { $0.fault = nil }
+    }
+
+    /// The largest size a file may reach: a write, truncate or allocate that
+    /// would end past it fails with `.noSpace` and has no effect. Unlimited by default.
+    package var fileSizeLimit: Int {
+        get { state.withLock { $0.fileSizeLimit } }
+        set { state.withLock { $0.fileSizeLimit = newValue } }
     }
 
     /// When true, every `read` fails with `.io`. Off by default.

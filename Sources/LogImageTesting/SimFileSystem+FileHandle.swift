@@ -41,6 +41,7 @@ package final class SimFileHandle: StorageFile {
         guard offset >= 0 else { throw SimFileSystem.error(.invalidArgument, path, what, "negative offset") }
         let copy = [UInt8](bytes)
         try fs.state.withLock { s in
+            try s.checkSize(offset, copy.count, what, path)
             try s.checkFault(what, path)
             s.record(.write(inode: inode, offset: Int(offset), bytes: copy), path: path)
         }
@@ -62,6 +63,7 @@ package final class SimFileHandle: StorageFile {
         guard writable else { throw LogImageError(.readOnly, "\(path): \(what) failed: opened read-only (simulated)") }
         guard size >= 0 else { throw SimFileSystem.error(.invalidArgument, path, what, "negative size") }
         try fs.state.withLock { s in
+            try s.checkSize(size, 0, what, path)
             try s.checkFault(what, path)
             s.record(.truncate(inode: inode, size: Int(size)), path: path)
         }
@@ -81,6 +83,7 @@ package final class SimFileHandle: StorageFile {
             throw SimFileSystem.error(.invalidArgument, path, what, "bad range offset \(offset) length \(length)")
         }
         try fs.state.withLock { s in
+            try s.checkSize(offset, Int(length), what, path)
             try s.checkFault(what, path)
             let end = Int(offset + length)
             if end > s.tree.files[inode]?.count ?? 0 {
