@@ -73,6 +73,12 @@ public enum _FuzzEntryPoints {
     static func decodeCheckpoint(_ bytes: [UInt8]) -> Bool {
         let C = Format.Checkpoint.self
         let uuid = bytes.count >= C.offUUID + 16 ? Array(bytes[C.offUUID..<C.offUUID + 16]) : [UInt8](repeating: 0, count: 16)
+        // The metadata-only reader (Spec §6.8, DIRECTORY) reads the same bytes as a file.
+        let dirFS = memoryFileSystem()
+        put(dirFS, imagePath + "/ckpt", bytes)
+        if let h = try? dirFS.open(imagePath + "/ckpt", mode: .readOnly) {
+            _ = try? Checkpoint.decodeThroughDirectory(h, path: "ckpt", uuid: uuid)
+        }
         do {
             let c = try Checkpoint.decode(bytes, path: "ckpt", uuid: uuid)
             if !c.epochs.isEmpty { _ = try EpochTable(epochs: c.epochs, maps: c.epochMaps) }

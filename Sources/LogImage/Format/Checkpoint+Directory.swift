@@ -84,7 +84,7 @@ extension Checkpoint {
     /// - Throws: `corruption` (a bad header; checked small sections that are
     ///   malformed), `unsupportedFeature` (a newer version, an unknown
     ///   REQUIRED section), `io`.
-    static func decodeThroughDirectory(_ h: any StorageFile, path: String, uuid: [UInt8]) throws -> Checkpoint? {
+    package static func decodeThroughDirectory(_ h: any StorageFile, path: String, uuid: [UInt8]) throws -> Checkpoint? {
         let C = Format.Checkpoint.self
         func bad(_ why: String) -> LogImageError { .corrupt("\(path): \(why)") }
         let size = UInt64(try h.size())
