@@ -86,7 +86,6 @@ extension CrashExplorer {
         var t = LogImage.Tuning()
         t.backgroundCheckpoints = false
         t.batchBytes = options.batchBytes
-        t.plantedBugs = options.plantedBugs
         let img = try LogImage.create(at: imagePath, options: opts, fileSystem: fs, tuning: t)
         let empty = Base(fs: fs, head: [UInt64](repeating: 0, count: options.sectors), snapshots: [], nextCall: 1, nextSnapshot: 1)
         let r = Runner(options: options, tuning: t, fs: fs, base: empty, image: img, seed: 0)

@@ -172,7 +172,6 @@ package struct CrashExplorer: Sendable {
         var t = LogImage.Tuning()
         t.backgroundCheckpoints = false  // a deterministic order of file operations
         t.batchBytes = options.batchBytes
-        t.plantedBugs = options.plantedBugs
         return t
     }
 

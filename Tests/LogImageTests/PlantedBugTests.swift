@@ -18,7 +18,6 @@ final class PlantedBugTests: XCTestCase {
         var tuning = LogImage.Tuning()
         tuning.backgroundCheckpoints = false  // a deterministic order of file operations
         tuning.batchBytes = 16 << 10
-        tuning.plantedBugs = bugs
         let fs = SimFileSystem()
         var opts = LogImage.CreateOptions(virtualSize: UInt64(Self.sectors) * 512)
         opts.segmentSize = 1 << 20

@@ -31,8 +31,7 @@ extension LogImage {
             let generation = max(snap.4, lastGeneration) + 1
             let c = Checkpoint(generation: generation, coveredSegment: snap.1.segment, coveredOffset: snap.1.offset,
                                nextSeq: snap.2, uuid: manifest.uuid, headEpoch: snap.3.head, map: snap.0,
-                               epochs: snap.3.isEmpty ? [] : snap.3.all, epochMaps: snap.3.maps, stats: snap.5,
-                               dropTombstones: tuning.plantedBugs.contains(.tombstoneDroppedEarly))
+                               epochs: snap.3.isEmpty ? [] : snap.3.all, epochMaps: snap.3.maps, stats: snap.5)
             try store.writeCheckpoint(generation, c.encode())
             lastGeneration = generation
             state.withLock { $0.checkpointGeneration = generation }

@@ -81,11 +81,8 @@ extension LogImage {
             }
         }
         try drain()
-        let early = tuning.plantedBugs.contains(.compactorDeletesEarly)
-        if !early {
-            try checkpoint()
-            try checkpoint()
-        }
+        try checkpoint()
+        try checkpoint()
         // Delete a victim only if nothing points at it any more. Nothing can start
         // pointing into a sealed victim, so copies of the maps taken now are enough.
         let (headNow, epochsNow) = state.withLock { s in (s.map, s.epochs) }
@@ -103,10 +100,6 @@ extension LogImage {
             try store.deleteSegment(v)
             result.segmentsDeleted += 1
             result.bytesReclaimed += size
-        }
-        if early {
-            try checkpoint()
-            try checkpoint()
         }
         return result
     }

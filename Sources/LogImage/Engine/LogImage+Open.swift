@@ -108,7 +108,7 @@ extension LogImage {
                 try store.replaceManifest(manifest.encode())
             }
         }
-        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite, plantedBugs: tuning.plantedBugs,
+        var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite,
                                      loadMaps: !metadataOnly).run()
         recovered.state.lock = lock
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,

@@ -74,9 +74,7 @@ extension LogImage {
             state.withLock { (io.handle, $0.written, $0.durable) }
         }
         if durable >= target { return }
-        if !tuning.plantedBugs.contains(.missingFlushSync) {
-            do { try handle.sync() } catch { throw fail(error) }
-        }
+        do { try handle.sync() } catch { throw fail(error) }
         state.withLock { $0.durable = max($0.durable, written) }
     }
 
@@ -313,7 +311,7 @@ extension LogImage {
         _ = sealedEnd
         let header = SegmentHeader(uuid: manifest.uuid, segmentNumber: next,
                                    creationSeq: state.withLock { $0.nextSeq }).encode()
-        let handle = try store.createSegment(next, header: header, syncDirectory: !tuning.plantedBugs.contains(.missingSegmentDirSync))
+        let handle = try store.createSegment(next, header: header)
         state.withLock { s in
             s.segments[next] = handle
             s.written = LogPosition(segment: next, offset: UInt64(Format.SegmentHeader.firstBatchOffset))

@@ -107,8 +107,6 @@ public final class LogImage: Sendable {
         /// kept in memory before writers wait (also the bound while a full
         /// store refuses writes).
         package var maxPendingBytes = 16 << 20
-        /// Test-only: deliberate bugs the crash tests must catch. Empty in production.
-        package var plantedBugs: Set<PlantedBug> = []
         package init() {}
     }
 }

@@ -6,7 +6,6 @@ struct Recovery {
     let store: any ImageStore
     let manifest: Manifest
     let writable: Bool
-    var plantedBugs: Set<PlantedBug> = []
     /// `false` for the metadata-only open (snapshot commands): the
     /// checkpoint's maps are validated but not kept.
     var loadMaps = true
@@ -23,9 +22,7 @@ struct Recovery {
     private var first: UInt64 { UInt64(Format.SegmentHeader.firstBatchOffset) }
 
     func scanner(_ h: any StorageFile, _ seg: UInt64, size: UInt64, payloads: Bool) -> SegmentScanner {
-        var sc = manifest.scanner(h, path: store.segmentName(seg), segment: seg, size: size, payloads: payloads)
-        sc.skipPayloadChecksums = plantedBugs.contains(.acceptBadChecksum)
-        return sc
+        manifest.scanner(h, path: store.segmentName(seg), segment: seg, size: size, payloads: payloads)
     }
 
     func run() throws -> Result {

@@ -17,8 +17,6 @@ struct Checkpoint: Sendable {
     var stats = LifetimeStats()
     /// Where the decoded maps point (filled by `decode`, also when it skips the maps).
     var pointers = PointerSummary()
-    /// Test-only planted bug: leave trim tombstones out.
-    var dropTombstones = false
 
     /// The furthest data each map entry of a checkpoint points at, per
     /// segment: enough to tell whether the checkpoint is usable (Spec §8
@@ -79,7 +77,6 @@ struct Checkpoint: Sendable {
         func entries(_ m: ExtentMap, _ w: inout ByteWriter) {
             w.reserve(m.count * C.entrySize)
             m.forEach { e in
-                if dropTombstones && e.kind == .trimmed { return }
                 w.u64(e.lba); w.u64(e.seq); w.u32(e.count); w.u8(e.kind.rawValue); w.u8(0); w.u16(0)
                 w.u32(e.segment); w.u32(e.sectorOffset)
             }

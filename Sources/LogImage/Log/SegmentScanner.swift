@@ -54,8 +54,6 @@ struct SegmentScanner {
     var allowLZ4 = true
     /// Whether the image has the `SNAPSHOTS` feature (snapshot records and epochs other than 1).
     var allowSnapshots = false
-    /// Test-only planted bug: skip the payload checksums.
-    var skipPayloadChecksums = false
 
     /// Scans from `start`, calling `body` for each valid batch; returns where and why it stopped.
     /// Throws for I/O errors and for records that need a feature this reader lacks.
@@ -134,7 +132,7 @@ struct SegmentScanner {
                 payload = [UInt8](repeating: 0, count: Int(h.payloadBlocks) * Format.blockSize)
                 let got = try payload.withUnsafeMutableBytes { try handle.read(into: $0, at: Int64(payloadStart)) }
                 if got < payload.count { return .failing("short read of payload area") }
-                if !skipPayloadChecksums, let why = Self.verifyPayload(payload, crcs: crcs, records: records, payloadStart: payloadStart) {
+                if let why = Self.verifyPayload(payload, crcs: crcs, records: records, payloadStart: payloadStart) {
                     return .failing(why)
                 }
             }
