@@ -129,10 +129,10 @@ extension LogImage {
     }
 
     /// `openForSnapshotCommands(at:)` for `rados://POOL/NAME`.
-    package static func openForSnapshotCommands(radosURL url: String) throws -> LogImage {
+    package static func openForSnapshotCommands(radosURL url: String) throws -> ImageMetadata {
         let store = try RadosImageStore(url: url)
         guard try store.exists() else { throw LogImageError(.notFound, "\(store.name): no such image") }
-        return try open(store: store, mode: .readWrite, metadataOnly: true)
+        return try ImageMetadata.open(store: store)
     }
 
     /// `create(radosURL:)` on a connected store, with engine tuning.

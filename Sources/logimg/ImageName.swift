@@ -78,7 +78,7 @@ enum ImageName {
     }
 
     /// The metadata-only read-write open of the snapshot commands.
-    static func openForSnapshotCommands(_ name: String, breakLock: Bool = false) throws -> LogImage {
+    static func openForSnapshotCommands(_ name: String, breakLock: Bool = false) throws -> ImageMetadata {
         try breakLockIfAsked(name, breakLock)
         if isRados(name) {
             #if canImport(LogImageRados)

@@ -1,9 +1,3 @@
-extension LogImage {
-    func applyToMap(_ r: RecordHeader, map: inout ExtentMap, ifNewer: Bool) {
-        MapApply.apply(r, map: &map, virtualSize: Format.Manifest.maxVirtualSize, ifNewer: ifNewer)
-    }
-}
-
 enum MapApply {
     /// Applies one record to an extent map (Spec §8: the highest sequence
     /// number wins). `ifNewer` is for recovery, where records can arrive out of
