@@ -36,15 +36,35 @@ public final class LogImage: Sendable {
     let manifest: Manifest
     let mode: OpenMode
     let tuning: Tuning
+
+    // Lock order. A thread holding one of these locks takes only locks below
+    // it in this list, never one above; debug builds assert it (`LockRank`):
+    //
+    //   adminMutex        snapshot create/delete/revert, resize
+    //   compactionMutex   compact, defragment
+    //   checkpointMutex   checkpoint (also taken by compaction, and by close)
+    //   manifestLock      manifest rewrites (feature bits, size): under admin
+    //                     or compaction; nothing is taken under it
+    //   liveRebuildMutex  live-accounting rebuild; only the state lock under it
+    //   io                appending batches to the segment file, syncs, roll-over
+    //   state             index + log tail; nothing is taken under it (segment
+    //                     files are opened under it through the store)
+    //
+    // The state lock is taken alone by reads and by writes placing records;
+    // drains, flushes and roll-overs take it briefly under io.
+
+    /// The index and the log tail (`EngineState`).
     let state: Locked<EngineState>
+    /// The segment file batches are appended to (`IOState`).
     let io: Locked<IOState>
-    let checkpointMutex = Locked<UInt64>(0)
+    /// Serialises checkpoints; holds the newest generation this handle wrote.
+    let checkpointMutex = Locked<UInt64>(0, rank: LockRank(30, "checkpointMutex"))
     /// Serialises rebuilds of the live accounting.
-    let liveRebuildMutex = Locked<Void>(())
+    let liveRebuildMutex = Locked<Void>((), rank: LockRank(50, "liveRebuildMutex"))
     /// Serialises compaction passes.
-    let compactionMutex = Locked<Void>(())
+    let compactionMutex = Locked<Void>((), rank: LockRank(20, "compactionMutex"))
     /// Serialises snapshot operations and resizes (they change the manifest and the epoch tree together).
-    let adminMutex = Locked<Void>(())
+    let adminMutex = Locked<Void>((), rank: LockRank(10, "adminMutex"))
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
 
@@ -71,11 +91,11 @@ public final class LogImage: Sendable {
          state: EngineState, io: IOState) {
         self.store = store
         self.manifest = manifest
-        self.manifestLock = Locked(manifest)
+        self.manifestLock = Locked(manifest, rank: LockRank(40, "manifestLock"))
         self.mode = mode
         self.tuning = tuning
-        self.state = Locked(state, measuresWaits: true)
-        self.io = Locked(io)
+        self.state = Locked(state, measuresWaits: true, rank: LockRank(70, "state"))
+        self.io = Locked(io, rank: LockRank(60, "io"))
     }
 
     /// Engine knobs that are not part of the format.
