@@ -1,3 +1,5 @@
+/// How one record changes an extent map: the rule `ImageIndex` applies to
+/// live writes and to recovery alike.
 enum MapApply {
     /// Applies one record to an extent map (Spec §8: the highest sequence
     /// number wins). `ifNewer` is for recovery, where records can arrive out of
