@@ -123,8 +123,8 @@ extension LogImage {
     }
 
     /// `openForSnapshotCommands(at:)` for `rados://POOL/NAME`.
-    package static func openForSnapshotCommands(radosURL url: String) throws -> LogImage {
-        try open(url, in: RadosStoreScheme(), mode: .readWrite, metadataOnly: true)
+    package static func openForSnapshotCommands(radosURL url: String) throws -> ImageMetadata {
+        try openForSnapshotCommands(url, in: RadosStoreScheme())
     }
 
     /// `create(radosURL:)` on a connected store, with engine tuning.

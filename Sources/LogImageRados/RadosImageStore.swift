@@ -96,8 +96,8 @@ package struct RadosImageStore: ImageStore {
 
     /// One `write_full` of the header: creates the object, or truncates and
     /// rewrites it (recovery's rewrite of an interrupted roll-over, Spec §8).
-    /// It is durable when this returns, so `syncDirectory` is moot.
-    package func createSegment(_ number: UInt64, header: [UInt8], syncDirectory: Bool) throws -> any StorageFile {
+    /// It is durable when this returns: an object store has no directory to sync.
+    package func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
         let oid = Self.segmentObject(number)
         try header.withUnsafeBytes { try conn.writeFull(oid, $0) }
         return RadosFile(conn: conn, oid: oid)

@@ -49,8 +49,7 @@ extension _FuzzEntryPoints {
             var quick = sc
             quick.verifyPayloads = false
             _ = try quick.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { _ in }
-            var replay = Replay(map: ExtentMap(), epochs: EpochTable(), nextSeq: Format.firstSeq,
-                                virtualSize: Format.Manifest.maxVirtualSize)
+            var replay = Replay(index: ImageIndex(virtualSize: Format.Manifest.maxVirtualSize), nextSeq: Format.firstSeq)
             let (stop, _) = try sc.scan(from: UInt64(Format.SegmentHeader.firstBatchOffset)) { b in
                 try b.forEachRecord { r, payload in
                     if let payload, r.recordType == .data, r.codec == Format.Codec.lz4.rawValue {

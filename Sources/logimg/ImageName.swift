@@ -59,9 +59,9 @@ enum ImageName {
     }
 
     /// The metadata-only read-write open of the snapshot commands.
-    static func openForSnapshotCommands(_ name: String, breakLock: Bool = false) throws -> LogImage {
+    static func openForSnapshotCommands(_ name: String, breakLock: Bool = false) throws -> ImageMetadata {
         try breakLockIfAsked(name, breakLock)
-        return try LogImage.open(name, in: scheme(name), mode: .readWrite, metadataOnly: true)
+        return try LogImage.openForSnapshotCommands(name, in: scheme(name))
     }
 
     /// `--break-lock`: a RADOS lock outlives a writer that died (a directory's

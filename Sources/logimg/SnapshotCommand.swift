@@ -112,12 +112,12 @@ struct SnapshotCommand: ParsableCommand {
 
     /// Opens `path` for snapshot commands and runs `body`, then closes it.
     ///
-    /// The open is metadata-only (`LogImage.openForSnapshotCommands`): it
-    /// validates the newest checkpoint but does not load its extent maps, so
-    /// an O(1) snapshot operation does not pay O(extents) to open the image;
-    /// and `close()` on such a handle only flushes, it writes no checkpoint.
-    /// The next full open replays the record after the last checkpoint.
-    static func withWritable(_ path: String, breakLock: Bool, _ body: (LogImage) throws -> Void) throws {
+    /// The open is metadata-only (`ImageMetadata`): it validates the newest
+    /// checkpoint but does not load its extent maps, so an O(1) snapshot
+    /// operation does not pay O(extents) to open the image; and `close()` on
+    /// such a handle only flushes, it writes no checkpoint. The next full
+    /// open replays the record after the last checkpoint.
+    static func withWritable(_ path: String, breakLock: Bool, _ body: (ImageMetadata) throws -> Void) throws {
         let image = try ImageName.openForSnapshotCommands(path, breakLock: breakLock)
         do {
             try body(image)

@@ -33,7 +33,7 @@ final class LiveAccountingTests: XCTestCase {
             if step == 150 { try img.createSnapshot(name: "a") }
             if step == 250 { try img.createSnapshot(name: "b") }
             if step % 50 == 49 {
-                XCTAssertFalse(img.state.withLock { $0.live.needsRebuild }, "step \(step): no event here should force a rebuild")
+                XCTAssertFalse(img.state.withLock { $0.index.live.needsRebuild }, "step \(step): no event here should force a rebuild")
                 XCTAssertEqual(incremental(img), img.liveBytesRebuilt(), "step \(step)")
             }
         }
@@ -47,7 +47,7 @@ final class LiveAccountingTests: XCTestCase {
         XCTAssertEqual(incremental(img), img.liveBytesRebuilt(), "after compaction")
         // A delete and a revert shrink visibility: the next use rebuilds.
         try img.deleteSnapshot(name: "a")
-        XCTAssertTrue(img.state.withLock { $0.live.needsRebuild })
+        XCTAssertTrue(img.state.withLock { $0.index.live.needsRebuild })
         XCTAssertEqual(incremental(img), img.liveBytesRebuilt(), "after delete")
         try img.revert(to: "b")
         XCTAssertEqual(incremental(img), img.liveBytesRebuilt(), "after revert")
@@ -56,7 +56,7 @@ final class LiveAccountingTests: XCTestCase {
         try img.close()
         // Recovery: stale at first, rebuilt from the recovered maps.
         let re = try LogImage.open(at: path, mode: .readWrite)
-        XCTAssertTrue(re.state.withLock { $0.live.needsRebuild })
+        XCTAssertTrue(re.state.withLock { $0.index.live.needsRebuild })
         XCTAssertEqual(incremental(re), re.liveBytesRebuilt(), "after reopen")
     }
 
@@ -72,12 +72,12 @@ final class LiveAccountingTests: XCTestCase {
         try img.createSnapshot(name: "old")
         try img.deleteSnapshot(name: "old")  // the head's parent is now a deleted epoch
         _ = incremental(img)
-        XCTAssertTrue(img.state.withLock { $0.live.headOverDeleted })
+        XCTAssertTrue(img.state.withLock { $0.index.live.headOverDeleted })
         try img.write(rng.bytes(Self.size / 2), at: 0)
         let inc = incremental(img), exact = img.liveBytesRebuilt()
         let total = { (m: [UInt64: UInt64]) in m.values.reduce(0, +) }
         XCTAssertGreaterThanOrEqual(total(inc), total(exact))
         XCTAssertEqual(total(exact), UInt64(Self.size))
-        XCTAssertGreaterThan(img.state.withLock { $0.live.shadowedSinceRebuild }, 0)
+        XCTAssertGreaterThan(img.state.withLock { $0.index.live.shadowedSinceRebuild }, 0)
     }
 }

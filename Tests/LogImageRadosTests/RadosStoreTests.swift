@@ -10,7 +10,7 @@ final class RadosStoreTests: RadosTestCase {
         let store = try freshStore(try newImageURL())
         XCTAssertEqual(try store.listSegments(), [])
         let header = [UInt8](repeating: 0x11, count: 4096)
-        let seg = try store.createSegment(3, header: header, syncDirectory: true)
+        let seg = try store.createSegment(3, header: header)
         XCTAssertEqual(try seg.size(), 4096)
         let batch = [UInt8](repeating: 0x22, count: 12288)
         try batch.withUnsafeBytes { try seg.write($0, at: 4096) }
@@ -28,7 +28,7 @@ final class RadosStoreTests: RadosTestCase {
         // Recovery's torn-tail cut, and a roll-over header rewritten in place.
         try seg.truncate(to: 8192)
         XCTAssertEqual(try store.segmentSize(3), 8192)
-        _ = try store.createSegment(3, header: header, syncDirectory: true)
+        _ = try store.createSegment(3, header: header)
         XCTAssertEqual(try store.segmentSize(3), 4096, "createSegment replaces an existing object")
 
         try store.deleteSegment(3)
@@ -44,7 +44,7 @@ final class RadosStoreTests: RadosTestCase {
     /// waited for (which makes the engine plan the read again).
     func testConcurrentWritesAndReads() throws {
         let store = try freshStore(try newImageURL())
-        let seg = try store.createSegment(1, header: [UInt8](repeating: 0, count: 4096), syncDirectory: true)
+        let seg = try store.createSegment(1, header: [UInt8](repeating: 0, count: 4096))
         let file = seg
         XCTAssertTrue(file.abilities.contains(.concurrentWrites))
         XCTAssertTrue(store.segmentAbilities.contains(.concurrentWrites))

@@ -50,8 +50,9 @@ extension LogImage {
     /// Describes the image: geometry, features, log size and map statistics.
     /// - Throws: `io` if a segment's size cannot be read.
     public func info() throws -> ImageInfo {
-        try requireMaps()
-        let (maps, next, gen, size, headMap) = state.withLock { ($0.viewMaps($0.epochs.head), $0.nextSeq, $0.checkpointGeneration, $0.virtualSize, $0.map) }
+        let (maps, next, gen, size, headMap) = state.withLock {
+            ($0.index.viewMaps($0.index.headEpoch), $0.tail.nextSeq, $0.checkpointGeneration, $0.index.virtualSize, $0.index.head)
+        }
         let segments = try store.listSegments()
         var logBytes: UInt64 = 0
         for seg in segments {
@@ -73,7 +74,7 @@ extension LogImage {
         let usage = try segmentUsage()
         var histogram = [Int](repeating: 0, count: 10)
         for u in usage { histogram[min(9, Int(u.utilisation * 10))] += 1 }
-        let stats = state.withLock { $0.stats }
+        let stats = state.withLock { $0.tail.stats }
         var features: [String] = []
         let m = manifestLock.withLock { $0 }
         if m.incompatible & Format.Incompatible.lz4 != 0 { features.append("lz4") }
@@ -109,7 +110,7 @@ extension LogImage {
 
     /// `allocation` for a view: `nil` is the head, else a frozen epoch.
     func allocation(view: UInt32?, lba: UInt64, sectors: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
-        let maps = state.withLock { $0.viewMaps(view ?? $0.epochs.head) }
+        let maps = state.withLock { $0.index.viewMaps(view ?? $0.index.headEpoch) }
         // The mapping's runs, merged by kind alone (where the data lies does not matter here).
         var run: (UInt64, UInt64, AllocationKind)?
         try mappingRuns(maps, lba: lba, end: lba + sectors) { m in

@@ -65,35 +65,28 @@ extension LogImage {
     /// made meanwhile are captured and added to its result.
     func liveBytesBySegment() -> [UInt64: UInt64] {
         liveRebuildMutex.withLock { _ in
-            let copy = state.withLock { s -> (ExtentMap, EpochTable)? in
-                guard s.live.needsRebuild else { return nil }
-                s.live.stale = false
-                s.live.shadowedSinceRebuild = 0
-                s.live.headOverDeleted = LiveAccounting.headOverDeleted(s.epochs)
-                s.live.capture = [:]
-                return (s.map, s.epochs)
+            let copy = state.withLock { s -> ImageIndex? in
+                guard s.index.live.needsRebuild else { return nil }
+                s.index.live.stale = false
+                s.index.live.shadowedSinceRebuild = 0
+                s.index.live.headOverDeleted = LiveAccounting.headOverDeleted(s.index.epochs)
+                s.index.live.capture = [:]
+                return s.index.mapsCopy
             }
-            if let (head, epochs) = copy {
-                var fresh = LiveAccounting.rebuild(head: head, epochs: epochs)
+            if let copy {
+                var fresh = copy.rebuildLive()
                 state.withLock { s in
-                    for (seg, d) in s.live.capture ?? [:] { fresh[seg, default: 0] += d }
-                    s.live.capture = nil
-                    s.live.bytes = fresh
+                    for (seg, d) in s.index.live.capture ?? [:] { fresh[seg, default: 0] += d }
+                    s.index.live.capture = nil
+                    s.index.live.bytes = fresh
                 }
             }
-            return state.withLock { s in s.live.bytes.mapValues { UInt64(max(0, $0)) } }
+            return state.withLock { s in s.index.live.bytes.mapValues { UInt64(max(0, $0)) } }
         }
     }
 
     /// The accounting rebuilt from scratch now, for tests that compare it with the incremental one.
     func liveBytesRebuilt() -> [UInt64: UInt64] {
-        let (head, epochs) = state.withLock { ($0.map, $0.epochs) }
-        return LiveAccounting.rebuild(head: head, epochs: epochs).mapValues { UInt64(max(0, $0)) }.filter { $0.value > 0 }
-    }
-
-    /// Marks the accounting stale (after a snapshot delete, a revert, or forgetting unread parts).
-    func liveAccountingChanged(_ s: inout EngineState) {
-        s.live.stale = true
-        s.live.headOverDeleted = LiveAccounting.headOverDeleted(s.epochs)
+        return state.withLock { $0.index.mapsCopy }.rebuildLive().mapValues { UInt64(max(0, $0)) }.filter { $0.value > 0 }
     }
 }

@@ -13,25 +13,21 @@ extension LogImage {
     /// `forClose`: the checkpoint `close()` writes; every other one is refused once closing began.
     func checkpoint(forClose: Bool) throws {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
-        if metadataOnly {
-            // Its maps are not loaded: a checkpoint from it would lose data.
-            if forClose { return }
-            try requireMaps()
-        }
         try checkpointMutex.withLock { lastGeneration in
-            let snap = try state.withLock { s -> (ExtentMap, LogPosition, UInt64, EpochTable, UInt64, LifetimeStats) in
+            let snap = try state.withLock { s -> (ImageIndex, LogPosition, UInt64, UInt64, LifetimeStats) in
                 try checkWritable(s)
                 if s.closing && !forClose { throw LogImageError(.closed, "\(store.name): image is closing") }
-                closeStaging(&s)
-                s.sinceCheckpoint = 0
-                return (s.map, s.appendEnd, s.nextSeq, s.epochs, s.checkpointGeneration, s.stats)
+                s.tail.closeStaging()
+                s.tail.sinceCheckpoint = 0
+                return (s.index.mapsCopy, s.tail.appendEnd, s.tail.nextSeq, s.checkpointGeneration, s.tail.stats)
             }
             // Durability precondition (Spec §6): every record the map points at is durable.
             try flush()
-            let generation = max(snap.4, lastGeneration) + 1
+            let generation = max(snap.3, lastGeneration) + 1
+            let epochs = snap.0.epochs
             let c = Checkpoint(generation: generation, coveredSegment: snap.1.segment, coveredOffset: snap.1.offset,
-                               nextSeq: snap.2, uuid: manifest.uuid, headEpoch: snap.3.head, map: snap.0,
-                               epochs: snap.3.isEmpty ? [] : snap.3.all, epochMaps: snap.3.maps, stats: snap.5)
+                               nextSeq: snap.2, uuid: manifest.uuid, headEpoch: epochs.head, map: snap.0.head,
+                               epochs: epochs.isEmpty ? [] : epochs.all, epochMaps: epochs.maps, stats: snap.4)
             try store.writeCheckpoint(generation, c.encode())
             lastGeneration = generation
             state.withLock { $0.checkpointGeneration = generation }
@@ -42,7 +38,7 @@ extension LogImage {
             let needDrain = try state.withLock { s -> Bool in
                 try checkWritable(s)
                 append(marker, to: &s)
-                return !s.pending.isEmpty
+                return !s.tail.pending.isEmpty
             }
             if needDrain { try drain() }
         }
@@ -51,7 +47,7 @@ extension LogImage {
     /// Runs a checkpoint when the configured amount of log has been appended since the last.
     func checkpointIfDue() throws {
         let due = state.withLock { s -> Bool in
-            guard !s.checkpointRunning, !s.closing, s.sinceCheckpoint >= manifest.effectiveCheckpointIntervalBytes else { return false }
+            guard !s.checkpointRunning, !s.closing, s.tail.sinceCheckpoint >= manifest.effectiveCheckpointIntervalBytes else { return false }
             s.checkpointRunning = true
             return true
         }
@@ -74,6 +70,12 @@ extension LogImage {
     /// the object is released.
     /// - Throws: `io`, `noSpace` (the image is still consistent; reopening recovers).
     public func close() throws {
+        try close(checkpointing: true)
+    }
+
+    /// `close()`; `checkpointing` false only for a handle without its maps
+    /// (`ImageMetadata`), whose checkpoint would lose them: it just flushes.
+    func close(checkpointing: Bool) throws {
         let already = state.withLock { s -> Bool in
             if s.closed { return true }
             s.closing = true  // no background checkpoint starts from now on
@@ -82,14 +84,12 @@ extension LogImage {
         if already { return }
         if mode == .readWrite {
             // Waits for a background checkpoint in progress (the same mutex), then writes the last one.
-            try checkpoint(forClose: true)
+            if checkpointing { try checkpoint(forClose: true) }
             try flush()
         }
         state.withLock { s in
             s.closed = true
-            s.pending.removeAll()
-            s.staging = nil
-            s.segments.removeAll()
+            s.tail.close()
             s.lock = nil
         }
     }

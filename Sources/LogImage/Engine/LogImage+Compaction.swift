@@ -23,8 +23,7 @@ extension LogImage {
     /// their live bytes: the bytes some view reads, from the incremental
     /// accounting (`LiveAccounting`), rebuilt from the maps first if stale.
     package func segmentUsage() throws -> [SegmentUsage] {
-        try requireMaps()
-        let sealedBelow = state.withLock { s in min(s.written.segment, s.appendSegment) }
+        let sealedBelow = state.withLock { $0.tail.sealedBelow }
         let live = liveBytesBySegment()
         return try store.listSegments().filter { $0 < sealedBelow }.compactMap { seg in
             do {
@@ -46,7 +45,6 @@ extension LogImage {
     }
 
     private func compactLocked(_ victims: [UInt64], compress: Bool) throws -> CompactionResult {
-        try requireMaps()
         var result = CompactionResult()
         if victims.isEmpty { return result }
         let victimSet = Set(victims)
@@ -55,16 +53,17 @@ extension LogImage {
         // The maps at one instant (copy-on-write copies, taken under the lock), walked
         // outside it: foreground I/O does not wait for an O(extents) walk. Entries that
         // change meanwhile are caught by the repoint's test (`relocate`, `forget`).
-        let (head, epochs) = try state.withLock { s -> (ExtentMap, EpochTable) in
+        let index = try state.withLock { s -> ImageIndex in
             try checkWritable(s)
-            let sealedBelow = min(s.written.segment, s.appendSegment)
+            let sealedBelow = s.tail.sealedBelow
             guard victims.allSatisfy({ $0 < sealedBelow }) else {
                 throw LogImageError(.invalidArgument, "\(store.name): only sealed segments can be compacted")
             }
-            return (s.map, s.epochs)
+            return s.index.mapsCopy
         }
         func inVictim(_ e: Extent) -> Bool { (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) }
-        let visibility = Visibility(head: head, epochs: epochs)
+        let visibility = index.visibility()
+        let (head, epochs) = (index.head, index.epochs)
         var work: [(UInt32, Extent)] = []
         var dead: [(UInt32, Extent)] = []
         for (epoch, m) in [(epochs.head, head)] + epochs.maps.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
@@ -76,8 +75,8 @@ extension LogImage {
         result.bytesMoved = try copyLive(work, compress: compress)
         if !dead.isEmpty {
             state.withLock { s in
-                for (epoch, e) in dead { forget(e, epoch: epoch, in: &s) }
-                liveAccountingChanged(&s)
+                for (epoch, e) in dead { s.index.forget(e, epoch: epoch) }
+                s.index.liveAccountingChanged()
             }
         }
         try drain()
@@ -85,37 +84,17 @@ extension LogImage {
         try checkpoint()
         // Delete a victim only if nothing points at it any more. Nothing can start
         // pointing into a sealed victim, so copies of the maps taken now are enough.
-        let (headNow, epochsNow) = state.withLock { s in (s.map, s.epochs) }
-        var stillUsed = Set<UInt64>()
-        for m in [headNow] + Array(epochsNow.maps.values) {
-            m.forEach { e in if inVictim(e) { stillUsed.insert(UInt64(e.segment)) } }
-        }
+        let stillUsed = state.withLock { $0.index.mapsCopy }.segmentsStillUsed(of: victimSet)
         for v in victims where !stillUsed.contains(v) {
             let size = try store.segmentSize(v)
             state.withLock { s in
-                s.segments[v] = nil
-                s.crcTables[v] = nil
-                s.live.bytes[v] = nil
+                s.tail.forget(segment: v)
+                s.index.live.bytes[v] = nil
             }
             try store.deleteSegment(v)
             result.segmentsDeleted += 1
             result.bytesReclaimed += size
         }
         return result
-    }
-
-    /// Turns the entries of `epoch` that still show `old` (a piece no view
-    /// reads, so the epoch is a deleted one) into TRIMMED entries with the
-    /// same seq: no view changes, and the map no longer points into the
-    /// segment, so a checkpoint can cover its deletion. Entries that changed
-    /// since are left alone.
-    private func forget(_ old: Extent, epoch: UInt32, in s: inout EngineState) {
-        guard epoch != s.epochs.head, s.epochs.maps[epoch] != nil else { return }
-        var updates: [Extent] = []
-        s.epochs.maps[epoch]!.forEach(in: old.lba..<old.end) { cur in
-            guard cur.stillShows(old) else { return }
-            updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: .trimmed, segment: 0, sectorOffset: 0))
-        }
-        for u in updates { s.epochs.maps[epoch]!.insert(u) }
     }
 }

@@ -69,11 +69,11 @@ extension LogImage {
                 }
                 try state.withLock { s in
                     try checkWritable(s)
-                    let header = appendRecord(r, seq: seq, epoch: run.epoch, to: &s)
+                    let header = s.tail.append(r, seq: seq, epoch: run.epoch)
                     for e in parts {
-                        relocate(from: e, to: header, range: max(e.lba, chunk.lowerBound)..<min(e.end, chunk.upperBound), epoch: run.epoch, in: &s)
+                        s.index.relocate(from: e, to: header, range: max(e.lba, chunk.lowerBound)..<min(e.end, chunk.upperBound), epoch: run.epoch)
                     }
-                    closeStagingIfFull(&s)
+                    s.tail.closeStagingIfFull()
                 }
                 done += n
             }
@@ -96,39 +96,13 @@ extension LogImage {
         }
     }
 
-    /// Points the map entries of `epoch` in `range` that still show the old
-    /// entry `old` at the relocated record `header`. Entries changed since
-    /// (overwritten, trimmed) are left alone: the copy is then garbage.
-    func relocate(from old: Extent, to header: RecordHeader, range: Range<UInt64>, epoch: UInt32, in s: inout EngineState) {
-        let kind: ExtentKind = header.codec == Format.Codec.lz4.rawValue ? .compressed : .data
-        let base = UInt32(header.payloadOffset / 512)
-        var updates: [Extent] = []
-        let m = epoch == s.epochs.head ? s.map : (s.epochs.maps[epoch] ?? ExtentMap())
-        m.forEach(in: range) { cur in
-            guard cur.stillShows(old) else { return }
-            updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: kind, segment: UInt32(header.segmentNumber),
-                                  sectorOffset: kind == .data ? base + UInt32(cur.lba - header.lba) : base))
-        }
-        guard epoch == s.epochs.head || s.epochs.maps[epoch] != nil else { return }
-        for u in updates {
-            // The same sectors, now read from the copy.
-            s.live.add(UInt64(old.segment), -Int64(u.count) * 512)
-            s.live.add(header.segmentNumber, Int64(u.count) * 512)
-        }
-        if epoch == s.epochs.head {
-            for u in updates { s.map.insert(u) }
-        } else {
-            for u in updates { s.epochs.maps[epoch]!.insert(u) }
-        }
-    }
-
     /// The piece that reads one map entry, with its block CRCs (loading its
     /// segment's CRC table first if needed).
     func readablePiece(_ e: Extent) throws -> ReadPiece {
         while true {
             let piece = try state.withLock { s -> ReadPiece? in
                 let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
-                guard let table = s.crcTables[seg], table.coveredEnd > at else { return nil }
+                guard let table = s.tail.crcTables[seg], table.coveredEnd > at else { return nil }
                 let first = Int(at / 4096)
                 let blocks = e.kind == .data ? Int((at + UInt64(e.count) * 512 - 1) / 4096) - first + 1 : 16
                 return ReadPiece(handle: try handle(&s, seg), segment: seg, extent: e,

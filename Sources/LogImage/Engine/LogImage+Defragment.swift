@@ -40,15 +40,14 @@ extension LogImage {
     /// - Throws: `readOnly`, `closed`, `io`, `noSpace`, `corruption` (a copied block failed its checksum).
     package func defragment(sectors range: Range<UInt64>, minPieceSectors: UInt64 = 2048, compress: Bool = false) throws -> DefragmentResult {
         try compactionMutex.withLock { _ in
-            try requireMaps()
             var result = DefragmentResult()
             try drain()  // so that only batches formed from now on are unwritten
             let work = try state.withLock { s -> [(UInt32, Extent)] in
                 try checkWritable(s)
-                let chain = s.epochs.chain(s.epochs.head)
+                let chain = s.index.epochs.chain(s.index.headEpoch)
                 var work: [(UInt32, Extent)] = []
                 var prev: Extent?
-                forEachResolvedTagged(s.viewMaps(s.epochs.head), in: range.clamped(to: 0..<s.virtualSize / 512)) { depth, e in
+                forEachResolvedTagged(s.index.viewMaps(s.index.headEpoch), in: range.clamped(to: 0..<s.index.virtualSize / 512)) { depth, e in
                     guard e.kind == .data || e.kind == .compressed else { prev = nil; return }
                     result.dataSectors += UInt64(e.count)
                     if e.kind == .data { result.uncompressedSectors += UInt64(e.count) }
@@ -58,7 +57,7 @@ extension LogImage {
                     if !continues { result.piecesBefore += 1 }
                     prev = e
                     // Written data can be copied, also from the segment taking appends (nothing is deleted).
-                    if s.unwrittenBatch(segment: UInt64(e.segment), offset: UInt64(e.sectorOffset) * 512) == nil { work.append((chain[depth], e)) }
+                    if s.tail.unwrittenBatch(segment: UInt64(e.segment), offset: UInt64(e.sectorOffset) * 512) == nil { work.append((chain[depth], e)) }
                 }
                 return work
             }

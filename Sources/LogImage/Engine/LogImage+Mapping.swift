@@ -18,12 +18,11 @@ extension LogImage {
     /// are contiguous in the disk and, for data, in the same segment.
     /// - Throws: `notFound` (no such snapshot), `outOfRange`, `invalidArgument`.
     public func mapping(of view: ViewName = .head, at offset: UInt64, length: UInt64, _ body: (MappingRun) throws -> Void) throws {
-        try requireMaps()
         let (epoch, size) = try state.withLock { s -> (UInt32, UInt64) in
             switch view {
-            case .head: return (s.epochs.head, s.virtualSize)
+            case .head: return (s.index.headEpoch, s.index.virtualSize)
             case .snapshot(let n):
-                guard let e = s.epochs.snapshot(named: n) else { throw LogImageError(.notFound, "\(store.name): no snapshot named '\(n)'") }
+                guard let e = s.index.epochs.snapshot(named: n) else { throw LogImageError(.notFound, "\(store.name): no snapshot named '\(n)'") }
                 return (e.id, effectiveSize(e))
             }
         }
@@ -33,7 +32,7 @@ extension LogImage {
         guard offset <= size, length <= size - offset else {
             throw LogImageError(.outOfRange, "\(store.name): range \(offset)+\(length) is past the end of the \(size)-byte view")
         }
-        try mappingRuns(state.withLock { $0.viewMaps(epoch) }, lba: offset / 512, end: (offset + length) / 512, body)
+        try mappingRuns(state.withLock { $0.index.viewMaps(epoch) }, lba: offset / 512, end: (offset + length) / 512, body)
     }
 
     /// The runs of a view given by its maps (newest epoch first) over sectors

@@ -62,33 +62,28 @@ extension LogImage {
         }
     }
 
-    /// Opens an image read-write for snapshot commands only (create, delete,
-    /// revert, list without usage): recovery validates the checkpoint but does
-    /// not load its extent maps, so the open costs what the epoch table and
-    /// the log tail cost, not what the disk's extents cost.
-    ///
-    /// The handle refuses reads, writes, compaction and anything that needs the
-    /// maps, and it never writes a checkpoint (`close()` only flushes): a
-    /// checkpoint from it would lose the maps. The next full open replays the
-    /// records it appended (Spec §8).
+    /// Opens an image read-write for snapshot commands only; see `ImageMetadata`.
     /// - Throws: as `open(at:mode:)`.
     package static func openForSnapshotCommands(at path: String, fileSystem fs: any FileSystem = PosixFileSystem(),
-                                                tuning: Tuning = Tuning()) throws -> LogImage {
-        try open(at: path, mode: .readWrite, fileSystem: fs, tuning: tuning, metadataOnly: true)
+                                                tuning: Tuning = Tuning()) throws -> ImageMetadata {
+        try openForSnapshotCommands(path, in: ImageStores.directories(for: path, fileSystem: fs), tuning: tuning)
     }
 
     /// `open` through a given I/O layer.
-    package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning(),
-                             metadataOnly: Bool = false) throws -> LogImage {
-        try open(path, in: ImageStores.directories(for: path, fileSystem: fs), mode: mode, tuning: tuning,
-                 metadataOnly: metadataOnly)
+    package static func open(at path: String, mode: OpenMode, fileSystem fs: any FileSystem, tuning: Tuning = Tuning()) throws -> LogImage {
+        try open(path, in: ImageStores.directories(for: path, fileSystem: fs), mode: mode, tuning: tuning)
     }
 
     /// `open` of an image in any store (a directory, or RADOS objects): takes
     /// the store's lock, reads the manifest and recovers. The caller has checked
     /// that the image exists (`notFound` otherwise).
-    package static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning = Tuning(),
-                             metadataOnly: Bool = false) throws -> LogImage {
+    package static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
+        try open(store: store, mode: mode, tuning: tuning, loadMaps: true)
+    }
+
+    /// `open(store:mode:tuning:)`; with `loadMaps` false recovery validates the
+    /// checkpoint without keeping its extent maps, for `ImageMetadata` only.
+    static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning, loadMaps: Bool) throws -> LogImage {
         let lock = try store.lock(exclusive: mode == .readWrite)
         var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(store.name, Format.manifestName))
         if mode == .readWrite {
@@ -101,10 +96,10 @@ extension LogImage {
             }
         }
         var recovered = try Recovery(store: store, manifest: manifest, writable: mode == .readWrite,
-                                     loadMaps: !metadataOnly).run()
+                                     batchBytes: tuning.batchBytes, loadMaps: loadMaps).run()
         recovered.state.lock = lock
         let image = LogImage(store: store, manifest: manifest, mode: mode, tuning: tuning,
-                             state: recovered.state, io: recovered.io, metadataOnly: metadataOnly)
+                             state: recovered.state, io: recovered.io)
         return image
     }
 

@@ -79,18 +79,18 @@ extension LogImage {
     /// The lookup of `readFast`: the file, segment, offset and block CRCs of
     /// the one extent that covers the range, or nil.
     func fastPiece(lba: UInt64, sectors: UInt64) -> (any StorageFile, UInt64, UInt64, InlineCRCs)? {
-        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0, !metadataOnly else { return nil }
+        guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0 else { return nil }
         return state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
             // Out of range or closed: the general path reports it.
-            if s.closed || lba + sectors > s.virtualSize / 512 { return nil }
+            if s.closed || lba + sectors > s.index.virtualSize / 512 { return nil }
             var hit: Extent?
             var pieces = 0
-            s.forEachInView(s.epochs.head, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
+            s.index.forEach(view: s.index.headEpoch, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
             guard pieces == 1, let e = hit, e.kind == .data, e.lba == lba, e.count == UInt32(sectors),
                   e.sectorOffset % 8 == 0 else { return nil }
             let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512
-            guard s.unwrittenBatch(segment: seg, offset: at) == nil, let h = s.segments[seg],
-                  let table = s.crcTables[seg], table.coveredEnd > at else { return nil }
+            guard s.tail.unwrittenBatch(segment: seg, offset: at) == nil, let h = s.tail.segments[seg],
+                  let table = s.tail.crcTables[seg], table.coveredEnd > at else { return nil }
             var crcs = InlineCRCs()
             let first = Int(at / 4096)
             for i in 0..<Int(sectors / 8) {
@@ -142,10 +142,10 @@ extension LogImage {
                     UnsafeMutableRawBufferPointer(rebasing: buffer[lo..<hi]).initializeMemory(as: UInt8.self, repeating: 0)
                 }
             }
-            guard view == nil || s.epochs.epoch(view!)?.kind == .snapshot else {
+            guard view == nil || s.index.epochs.epoch(view!)?.kind == .snapshot else {
                 throw LogImageError(.notFound, "\(store.name): the snapshot was deleted")
             }
-            try s.forEachInView(view ?? s.epochs.head, in: lba..<end) { e in
+            try s.index.forEach(view: view ?? s.index.headEpoch, in: lba..<end) { e in
                 zero(cursor, e.lba)
                 cursor = e.end
                 let dest = UnsafeMutableRawBufferPointer(rebasing: buffer[Int(e.lba - lba) * 512..<Int(e.end - lba) * 512])
@@ -154,11 +154,11 @@ extension LogImage {
                     dest.initializeMemory(as: UInt8.self, repeating: 0)
                 case .data:
                     let at = UInt64(e.sectorOffset) * 512
-                    if let b = s.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
+                    if let b = s.tail.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
                         b.copy(from: at, into: dest)
                         return
                     }
-                    guard let table = s.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
+                    guard let table = s.tail.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
                         plan.missingTables.append(UInt64(e.segment)); return
                     }
                     let first = Int(at / 4096), last = Int((at + UInt64(e.count) * 512 - 1) / 4096)
@@ -166,7 +166,7 @@ extension LogImage {
                     plan.pieces.append(ReadPiece(handle: try handle(&s, UInt64(e.segment)), segment: UInt64(e.segment), extent: e, crcs: crcs))
                 case .compressed:
                     let at = UInt64(e.sectorOffset) * 512
-                    if let b = s.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
+                    if let b = s.tail.unwrittenBatch(segment: UInt64(e.segment), offset: at) {
                         var frame = [UInt8](repeating: 0, count: 16)
                         frame.withUnsafeMutableBytes { b.copy(from: at, into: $0) }
                         let f = frame.withUnsafeBytes { LZ4Codec.frame($0) }
@@ -175,7 +175,7 @@ extension LogImage {
                         try all.withUnsafeBytes { try decompressPiece($0, e, lba: lba, into: buffer) }
                         return
                     }
-                    guard let table = s.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
+                    guard let table = s.tail.crcTables[UInt64(e.segment)], table.coveredEnd > at else {
                         plan.missingTables.append(UInt64(e.segment)); return
                     }
                     let first = Int(at / 4096)
@@ -188,22 +188,9 @@ extension LogImage {
         }
     }
 
-    /// Most segment files kept open for reads at once.
-    static let maxOpenSegments = 256
-
     /// The open file of a segment, opening it on first use. Caller holds the state lock.
     func handle(_ s: inout EngineState, _ segment: UInt64) throws -> any StorageFile {
-        if let h = s.segments[segment] { return h }
-        let h = try store.openSegment(segment, writable: false)
-        if s.segments.count >= Self.maxOpenSegments {
-            // Bound open files: drop sealed segments' handles (reads in flight keep theirs).
-            for key in s.segments.keys where key != s.appendSegment && key != segment {
-                s.segments[key] = nil
-                if s.segments.count < Self.maxOpenSegments / 2 { break }
-            }
-        }
-        s.segments[segment] = h
-        return h
+        try s.tail.handle(segment) { try store.openSegment($0, writable: false) }
     }
 
     /// The error for a segment the map still points into after planning the
@@ -353,10 +340,6 @@ extension LogImage {
         }
         // Complete: blocks still without a CRC belong to no valid batch, and reads of them fail.
         table.coveredEnd = .max
-        state.withLock { s in
-            if s.crcTables[segment] == nil || s.crcTables[segment]!.coveredEnd < table.coveredEnd {
-                s.crcTables[segment] = table
-            }
-        }
+        state.withLock { $0.tail.install(table, for: segment) }
     }
 }

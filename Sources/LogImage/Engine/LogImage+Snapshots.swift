@@ -38,15 +38,16 @@ extension LogImage {
     /// - Parameter includeUsage: compute `bytesReferenced` and `bytesExclusive`
     ///   (a walk of the maps); with `false` both are 0 and the call is cheap.
     public func snapshots(includeUsage: Bool = true) -> [SnapshotInfo] {
-        let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
+        let index = state.withLock { $0.index.mapsCopy }
+        let epochs = index.epochs
         let list = epochs.snapshots
         if list.isEmpty { return [] }
-        if !includeUsage || metadataOnly {  // a metadata-only handle has no maps to measure
+        if !includeUsage {
             return list.map { SnapshotInfo(name: $0.name, epoch: $0.id, parentEpoch: $0.parent, createdNs: $0.timeNs, sequence: $0.seq,
                                            virtualSize: effectiveSize($0), bytesReferenced: 0, bytesExclusive: 0) }
         }
         // What each view reads, to tell referenced from exclusive bytes.
-        func maps(_ id: UInt32) -> [ExtentMap] { epochs.chain(id).map { $0 == epochs.head ? head : (epochs.maps[$0] ?? ExtentMap()) } }
+        func maps(_ id: UInt32) -> [ExtentMap] { index.viewMaps(id) }
         let views = list.map(\.id) + [epochs.head]
         return list.map { e in
             var referenced: UInt64 = 0
@@ -56,12 +57,12 @@ extension LogImage {
             // Exclusive: entries of this epoch's own delta map that no other view reads.
             var exclusive: UInt64 = 0
             let others = views.filter { $0 != e.id }.filter { epochs.chain($0).contains(e.id) }
-            (epochs.maps[e.id] ?? ExtentMap()).forEach { x in
+            index.map(of: e.id).forEach { x in
                 guard x.kind == .data || x.kind == .compressed else { return }
                 var seenByOther = [Bool](repeating: false, count: Int(x.count))
                 for v in others {
                     // Sectors of x that view v still reads from epoch e: not shadowed by a newer epoch.
-                    let newer = epochs.chain(v).prefix { $0 != e.id }.map { $0 == epochs.head ? head : (epochs.maps[$0] ?? ExtentMap()) }
+                    let newer = epochs.chain(v).prefix { $0 != e.id }.map { index.map(of: $0) }
                     var covered = [Bool](repeating: false, count: Int(x.count))
                     forEachResolved(Array(newer), in: x.lba..<x.end) { y in
                         for s in y.lba..<y.end { covered[Int(s - x.lba)] = true }
@@ -93,13 +94,13 @@ extension LogImage {
         if mode == .readOnly { throw LogImageError(.readOnly, "\(store.name): image is open read-only") }
         let old = try state.withLock { s -> UInt64 in
             try checkWritable(s)
-            let old = s.virtualSize
+            let old = s.index.virtualSize
             if newSize < old {
                 guard shrink else {
                     throw LogImageError(.invalidArgument, "\(store.name): shrinking from \(old) to \(newSize) bytes discards data past the new end; pass shrink to confirm")
                 }
                 // The new size takes effect before the trim, so no write can land past it afterwards.
-                s.virtualSize = newSize
+                s.index.virtualSize = newSize
                 var done: UInt64 = 0
                 let sectors = (old - newSize) / 512
                 while done < sectors {
@@ -112,7 +113,7 @@ extension LogImage {
         }
         if newSize < old { try flush() }  // the trim is durable before the manifest shrinks (Spec §8, Resizing)
         try setManifestSize(newSize)
-        state.withLock { $0.virtualSize = newSize }
+        state.withLock { $0.index.virtualSize = newSize }
     }
 
     /// Replaces the manifest with a new head size.
@@ -138,24 +139,24 @@ extension LogImage {
 
     private func _createSnapshot(name: String) throws -> SnapshotInfo {
         try validateSnapshotName(name)
-        if state.withLock({ $0.epochs.snapshot(named: name) != nil }) {
+        if state.withLock({ $0.index.epochs.snapshot(named: name) != nil }) {
             throw LogImageError(.alreadyExists, "\(store.name): snapshot '\(name)' already exists")
         }
         try enableSnapshotsFeature()
         let timeNs = Self.nowNs()
         let info = try state.withLock { s -> SnapshotInfo in
             try checkWritable(s)
-            if s.epochs.snapshot(named: name) != nil {
+            if s.index.epochs.snapshot(named: name) != nil {
                 throw LogImageError(.alreadyExists, "\(store.name): snapshot '\(name)' already exists")
             }
-            let frozen = s.epochs.head
-            let payload = SnapshotPayload.snapshot(frozen: frozen, child: s.epochs.nextID, timeNs: timeNs, name: name,
-                                                   virtualSize: s.virtualSize)
+            let frozen = s.index.headEpoch
+            let size = s.index.virtualSize
+            let payload = SnapshotPayload.snapshot(frozen: frozen, child: s.index.epochs.nextID, timeNs: timeNs, name: name,
+                                                   virtualSize: size)
             let seq = appendMarker(payload, to: &s)
-            _ = s.epochs.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: s.virtualSize, headMap: s.map)
-            s.map = ExtentMap()
-            return SnapshotInfo(name: name, epoch: frozen, parentEpoch: s.epochs.epoch(frozen)!.parent, createdNs: timeNs,
-                                sequence: seq, virtualSize: s.virtualSize, bytesReferenced: 0, bytesExclusive: 0)
+            s.index.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: size)
+            return SnapshotInfo(name: name, epoch: frozen, parentEpoch: s.index.epochs.epoch(frozen)!.parent, createdNs: timeNs,
+                                sequence: seq, virtualSize: size, bytesReferenced: 0, bytesExclusive: 0)
         }
         try flush()
         return info
@@ -171,12 +172,12 @@ extension LogImage {
     private func _deleteSnapshot(name: String) throws {
         try state.withLock { s in
             try checkWritable(s)
-            guard let e = s.epochs.snapshot(named: name) else {
+            guard let e = s.index.epochs.snapshot(named: name) else {
                 throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
             }
             _ = appendMarker(.delete(epoch: e.id, timeNs: Self.nowNs(), name: name), to: &s)
-            s.epochs.delete(e.id)
-            liveAccountingChanged(&s)  // what only it read is garbage now
+            s.index.deleteSnapshot(e.id)
+            s.index.liveAccountingChanged()  // what only it read is garbage now
         }
         try flush()
     }
@@ -192,30 +193,28 @@ extension LogImage {
     private func _revert(to name: String) throws {
         let size = try state.withLock { s -> UInt64 in
             try checkWritable(s)
-            guard let e = s.epochs.snapshot(named: name) else {
+            guard let e = s.index.epochs.snapshot(named: name) else {
                 throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
             }
-            _ = appendMarker(.epoch(newEpoch: s.epochs.nextID, parent: e.id, timeNs: Self.nowNs()), to: &s)
-            _ = s.epochs.newHead(parent: e.id)
-            s.map = ExtentMap()
-            liveAccountingChanged(&s)  // the old head's data is garbage now
+            _ = appendMarker(.epoch(newEpoch: s.index.epochs.nextID, parent: e.id, timeNs: Self.nowNs()), to: &s)
+            s.index.revert(to: e.id)
+            s.index.liveAccountingChanged()  // the old head's data is garbage now
             // The head takes the snapshot's size, as qemu-img snapshot -a does.
             let size = effectiveSize(e)
-            if size < s.virtualSize { s.virtualSize = size }
+            if size < s.index.virtualSize { s.index.virtualSize = size }
             return size
         }
         try flush()
         try setManifestSize(size)
-        state.withLock { $0.virtualSize = size }
+        state.withLock { $0.index.virtualSize = size }
     }
 
     /// Opens a snapshot as a read-only view with the same read API as the head.
     /// The view stays valid while this handle is open and the snapshot exists.
     /// - Throws: `notFound`.
     public func openSnapshot(name: String) throws -> LogImageView {
-        try requireMaps()
         let e = try state.withLock { s -> Epoch in
-            guard let e = s.epochs.snapshot(named: name) else {
+            guard let e = s.index.epochs.snapshot(named: name) else {
                 throw LogImageError(.notFound, "\(store.name): no snapshot named '\(name)'")
             }
             return e
@@ -229,8 +228,8 @@ extension LogImage {
     /// trimmed or zeroed. Used for incremental backup.
     /// - Throws: `notFound`.
     public func changes(from a: ViewName, to b: ViewName) throws -> [Range<UInt64>] {
-        try requireMaps()
-        let (epochs, head) = state.withLock { ($0.epochs, $0.map) }
+        let index = state.withLock { $0.index.mapsCopy }
+        let epochs = index.epochs
         func id(_ v: ViewName) throws -> UInt32 {
             switch v {
             case .head: return epochs.head
@@ -243,8 +242,7 @@ extension LogImage {
         let differing = Set(ca).symmetricDifference(Set(cb))
         var ranges: [Range<UInt64>] = []
         for e in differing.sorted() {
-            let m = e == epochs.head ? head : (epochs.maps[e] ?? ExtentMap())
-            m.forEach { x in ranges.append(x.lba * 512..<x.end * 512) }
+            index.map(of: e).forEach { x in ranges.append(x.lba * 512..<x.end * 512) }
         }
         ranges.sort { $0.lowerBound < $1.lowerBound }
         var merged: [Range<UInt64>] = []
@@ -274,7 +272,7 @@ extension LogImage {
     func appendMarker(_ p: SnapshotPayload, to s: inout EngineState) -> UInt64 {
         let bytes = p.encode()
         let sums = bytes.withUnsafeBytes { payloadChecksums($0) }
-        let seq = s.nextSeq
+        let seq = s.tail.nextSeq
         append(PreparedRecord(type: p.recordType, lba: 0, sectors: 0, payload: bytes, blockCRCs: sums.blocks, payloadCRC: sums.payload), to: &s)
         return seq
     }

@@ -36,22 +36,40 @@ public final class LogImage: Sendable {
     let manifest: Manifest
     let mode: OpenMode
     let tuning: Tuning
+
+    // Lock order. A thread holding one of these locks takes only locks below
+    // it in this list, never one above; debug builds assert it (`LockRank`):
+    //
+    //   adminMutex        snapshot create/delete/revert, resize
+    //   compactionMutex   compact, defragment
+    //   checkpointMutex   checkpoint (also taken by compaction, and by close)
+    //   manifestLock      manifest rewrites (feature bits, size): under admin
+    //                     or compaction; nothing is taken under it
+    //   liveRebuildMutex  live-accounting rebuild; only the state lock under it
+    //   io                appending batches to the segment file, syncs, roll-over
+    //   state             index + log tail; nothing is taken under it (segment
+    //                     files are opened under it through the store)
+    //
+    // The state lock is taken alone by reads and by writes placing records;
+    // drains, flushes and roll-overs take it briefly under io.
+
+    /// The index and the log tail (`EngineState`).
     let state: Locked<EngineState>
+    /// The segment file batches are appended to (`IOState`).
     let io: Locked<IOState>
-    let checkpointMutex = Locked<UInt64>(0)
+    /// Serialises checkpoints; holds the newest generation this handle wrote.
+    let checkpointMutex = Locked<UInt64>(0, rank: LockRank(30, "checkpointMutex"))
     /// Serialises rebuilds of the live accounting.
-    let liveRebuildMutex = Locked<Void>(())
+    let liveRebuildMutex = Locked<Void>((), rank: LockRank(50, "liveRebuildMutex"))
     /// Serialises compaction passes.
-    let compactionMutex = Locked<Void>(())
+    let compactionMutex = Locked<Void>((), rank: LockRank(20, "compactionMutex"))
     /// Serialises snapshot operations and resizes (they change the manifest and the epoch tree together).
-    let adminMutex = Locked<Void>(())
+    let adminMutex = Locked<Void>((), rank: LockRank(10, "adminMutex"))
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
-    /// Opened by `openForSnapshotCommands`: the extent maps were not loaded.
-    let metadataOnly: Bool
 
     /// Bytes of the virtual disk.
-    public var virtualSize: UInt64 { state.withLock { $0.virtualSize } }
+    public var virtualSize: UInt64 { state.withLock { $0.index.virtualSize } }
     /// Whether this handle accepts writes.
     public var isReadOnly: Bool { mode == .readOnly }
 
@@ -66,26 +84,18 @@ public final class LogImage: Sendable {
         state.takeContention()
     }
 
-    /// Throws unless the extent maps are loaded (see `openForSnapshotCommands`).
-    func requireMaps() throws {
-        if metadataOnly {
-            throw LogImageError(.invalidArgument, "\(store.name): opened for snapshot commands only; reading, writing and compacting need a full open")
-        }
-    }
-
     /// Whether new data records are LZ4-compressed when that pays.
     var compresses: Bool { manifest.defaultCodec == .lz4 }
 
     init(store: any ImageStore, manifest: Manifest, mode: OpenMode, tuning: Tuning,
-         state: EngineState, io: IOState, metadataOnly: Bool = false) {
+         state: EngineState, io: IOState) {
         self.store = store
-        self.metadataOnly = metadataOnly
         self.manifest = manifest
-        self.manifestLock = Locked(manifest)
+        self.manifestLock = Locked(manifest, rank: LockRank(40, "manifestLock"))
         self.mode = mode
         self.tuning = tuning
-        self.state = Locked(state, measuresWaits: true)
-        self.io = Locked(io)
+        self.state = Locked(state, measuresWaits: true, rank: LockRank(70, "state"))
+        self.io = Locked(io, rank: LockRank(60, "io"))
     }
 
     /// Engine knobs that are not part of the format.
@@ -111,31 +121,15 @@ public final class LogImage: Sendable {
     }
 }
 
-/// What the state lock protects: the extent map, the batch being formed, the
-/// batches not yet written, and the positions that say what is durable.
+/// What the state lock protects: the index and the log tail together, so that
+/// a record's place in the log and its map entry change in one critical
+/// section (Spec/consistency.md), and the handle's lifecycle flags.
 struct EngineState: Sendable {
-    /// The head epoch's delta map (what the head wrote since its last snapshot).
-    var map: ExtentMap
-    var nextSeq: UInt64
-    /// The epoch tree and the frozen epochs' maps (Spec §6.5).
-    var epochs = EpochTable()
-    /// The head's virtual size in bytes (the manifest's, changed by `resize`).
-    var virtualSize: UInt64
-    /// Open file of every segment the engine has read or written.
-    var segments: [UInt64: any StorageFile]
-    var crcTables: [UInt64: CRCTable]
-    /// Segment the next batch goes into, and where.
-    var appendSegment: UInt64
-    var appendOffset: UInt64
-    var staging: BatchBuilder?
-    /// Finished batches not yet written, in log order.
-    var pending: [BatchBuilder] = []
-    /// Everything before `written` has been written (pwrite returned).
-    var written: LogPosition
-    /// Everything before `durable` survives a crash.
-    var durable: LogPosition
-    /// Log bytes appended since the last checkpoint.
-    var sinceCheckpoint: UInt64 = 0
+    /// The maps, the epoch tree, the head's size and the live accounting.
+    var index: ImageIndex
+    /// The batches being formed and written, and the log positions.
+    var tail: LogTail
+    /// A periodic checkpoint is running (`checkpointIfDue`).
     var checkpointRunning = false
     /// The newest durable checkpoint's generation (0: none).
     var checkpointGeneration: UInt64
@@ -146,38 +140,6 @@ struct EngineState: Sendable {
     var closing = false
     /// The image lock; dropped by `close()`.
     var lock: (any DirectoryLock)?
-    /// Lifetime counters since the image was created (Spec §6.7).
-    var stats = LifetimeStats()
-    /// Per-segment live bytes for the compactor (issue 5).
-    var live = LiveAccounting()
-
-    /// The maps a view of `epoch` reads through, newest first.
-    func viewMaps(_ epoch: UInt32) -> [ExtentMap] {
-        epochs.chain(epoch).map { $0 == epochs.head ? map : (epochs.maps[$0] ?? ExtentMap()) }
-    }
-
-    /// Visits the resolved entries of view `epoch` in `range` (Spec §8, resolving a sector).
-    func forEachInView(_ epoch: UInt32, in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
-        if epoch == epochs.head && epochs.isEmpty {
-            try map.forEach(in: range, body)
-        } else {
-            try forEachResolved(viewMaps(epoch), in: range, body)
-        }
-    }
-
-    /// Position just past the last batch formed (staging included).
-    var appendEnd: LogPosition {
-        if let s = staging { return LogPosition(segment: s.segment, offset: s.end) }
-        return LogPosition(segment: appendSegment, offset: appendOffset)
-    }
-
-    /// The batch (pending or staging) holding `segment`/`offset`, if it is not written yet.
-    func unwrittenBatch(segment: UInt64, offset: UInt64) -> BatchBuilder? {
-        if LogPosition(segment: segment, offset: offset) < written { return nil }
-        if let s = staging, s.segment == segment, offset >= s.offset, offset < s.end { return s }
-        for b in pending where b.segment == segment && offset >= b.offset && offset < b.end { return b }
-        return nil
-    }
 }
 
 /// What the I/O lock protects: the segment file batches are appended to.

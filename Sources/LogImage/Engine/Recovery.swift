@@ -6,6 +6,8 @@ package struct Recovery {
     let store: any ImageStore
     let manifest: Manifest
     let writable: Bool
+    /// Payload bytes at which the log tail closes a batch (`LogImage.Tuning.batchBytes`).
+    var batchBytes = LogImage.Tuning().batchBytes
     /// `false` for the metadata-only open (snapshot commands): the
     /// checkpoint's maps are validated but not kept.
     var loadMaps = true
@@ -65,9 +67,10 @@ package struct Recovery {
                 throw LogImageError.corrupt("\(store.name): no usable checkpoint and segments are not 1...\(last) without gaps")
             }
         }
-        var replay = Replay(map: ckpt?.map ?? ExtentMap(),
-                            epochs: try ckpt.map { c in c.epochs.isEmpty ? EpochTable() : try EpochTable(epochs: c.epochs, maps: c.epochMaps) } ?? EpochTable(),
-                            nextSeq: ckpt?.nextSeq ?? Format.firstSeq, virtualSize: Format.Manifest.maxVirtualSize)
+        var replay = Replay(index: ImageIndex(head: ckpt?.map ?? ExtentMap(),
+                                              epochs: try ckpt.map { c in c.epochs.isEmpty ? EpochTable() : try EpochTable(epochs: c.epochs, maps: c.epochMaps) } ?? EpochTable(),
+                                              virtualSize: manifest.virtualSize),
+                            nextSeq: ckpt?.nextSeq ?? Format.firstSeq)
         let start = ckpt.map { LogPosition(segment: $0.coveredSegment, offset: $0.coveredOffset) }
             ?? LogPosition(segment: 1, offset: first)
 
@@ -139,11 +142,10 @@ package struct Recovery {
             try store.syncDirectory()
         }
         let pos = LogPosition(segment: last, offset: cut)
-        var state = EngineState(map: replay.map, nextSeq: replay.nextSeq, epochs: replay.epochs, virtualSize: manifest.virtualSize,
-                                segments: handles, crcTables: tables, appendSegment: last, appendOffset: cut,
-                                written: pos, durable: pos, checkpointGeneration: ckpt?.generation ?? 0)
-        state.sinceCheckpoint = 0
-        state.stats = stats
+        let tail = LogTail(segmentSize: UInt64(manifest.segmentSize), imageTag: manifest.imageTag, batchBytes: batchBytes,
+                           nextSeq: replay.nextSeq, end: pos, segments: handles, crcTables: tables, stats: stats)
+        // The live accounting starts stale (LiveAccounting): the first use rebuilds it.
+        let state = EngineState(index: replay.index.mapsCopy, tail: tail, checkpointGeneration: ckpt?.generation ?? 0)
         return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 

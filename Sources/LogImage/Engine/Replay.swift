@@ -1,17 +1,14 @@
 /// Applies records to the in-memory state in log order (Spec §8): extents
 /// to their epoch's delta map with seq-wins, snapshot records to the epoch
-/// tree. Used by recovery; live writes update the same state directly.
+/// tree. Used by recovery; live writes update the index directly.
 package struct Replay {
-    var map: ExtentMap
-    var epochs: EpochTable
+    package var index: ImageIndex
     var nextSeq: UInt64
-    let virtualSize: UInt64
+    private var epochs: EpochTable { index.epochs }
 
-    package init(map: ExtentMap, epochs: EpochTable, nextSeq: UInt64, virtualSize: UInt64) {
-        self.map = map
-        self.epochs = epochs
+    package init(index: ImageIndex, nextSeq: UInt64) {
+        self.index = index
         self.nextSeq = nextSeq
-        self.virtualSize = virtualSize
     }
 
     /// Applies one valid record; `payload` is its stored payload (snapshot records need it).
@@ -21,11 +18,8 @@ package struct Replay {
         guard let type = r.recordType else { return }
         switch type {
         case .data, .zero, .trim:
-            if r.epoch == epochs.head {
-                MapApply.apply(r, map: &map, virtualSize: virtualSize, ifNewer: true)
-            } else if epochs.maps[r.epoch] != nil {
-                // A frozen epoch's record (a copy the compactor moved): still seq-wins.
-                MapApply.apply(r, map: &epochs.maps[r.epoch]!, virtualSize: virtualSize, ifNewer: true)
+            if index.applyRecovered(r) {
+                // Applied to the head's or a frozen epoch's map (a copy the compactor moved).
             } else if r.epoch >= epochs.nextID {
                 throw LogImageError.corrupt("\(location): record seq \(r.seq) names epoch \(r.epoch), which does not exist yet")
             }
@@ -49,19 +43,17 @@ package struct Replay {
             }
             guard epochs.snapshot(named: name) == nil else { throw bad("snapshot name '\(name)' already exists") }
             if let why = SnapshotName.problem(name) { throw bad(why) }
-            _ = epochs.freezeHead(name: name, timeNs: t, seq: r.seq, virtualSize: size, headMap: map)
-            map = ExtentMap()
+            index.freezeHead(name: name, timeNs: t, seq: r.seq, virtualSize: size)
         case .delete(let epoch, _, let name):
             guard r.epoch == epochs.head, let e = epochs.epoch(epoch), e.kind == .snapshot, e.name == name else {
                 throw bad("deletes snapshot '\(name)' of epoch \(epoch), which is not a snapshot")
             }
-            epochs.delete(epoch)
+            index.deleteSnapshot(epoch)
         case .epoch(let new, let parent, _):
             guard new == epochs.nextID, r.epoch == epochs.head, let e = epochs.epoch(parent), e.kind == .snapshot else {
                 throw bad("starts epoch \(new) under \(parent), which is not a snapshot, or out of order")
             }
-            _ = epochs.newHead(parent: parent)
-            map = ExtentMap()
+            index.revert(to: parent)
         }
     }
 }

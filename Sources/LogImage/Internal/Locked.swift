@@ -19,10 +19,14 @@ package final class Locked<Value>: @unchecked Sendable {
     /// Longest and total wait for a held lock, in ns, and how often it was held (protected by the mutex).
     private var longestWaitNs: UInt64 = 0
     private var contended: UInt64 = 0
+    /// Place in a lock order (`LockRank`): debug builds assert that a thread
+    /// takes ranked locks only in increasing rank. nil: not checked.
+    private let rank: LockRank?
 
-    package init(_ value: Value, measuresWaits: Bool = false) {
+    package init(_ value: Value, measuresWaits: Bool = false, rank: LockRank? = nil) {
         self.value = value
         self.measuresWaits = measuresWaits
+        self.rank = rank
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         let r = pthread_mutex_init(mutex, nil)
@@ -37,6 +41,10 @@ package final class Locked<Value>: @unchecked Sendable {
     /// Runs `body` with exclusive access to the value.
     @inline(__always)
     package func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        #if DEBUG
+        if let rank { HeldRanks.current.enter(rank, waiting: true) }
+        defer { if let rank { HeldRanks.current.leave(rank) } }
+        #endif
         if measuresWaits {
             lockMeasuringWait()
         } else {
@@ -51,6 +59,11 @@ package final class Locked<Value>: @unchecked Sendable {
     package func withLockIfAvailable<R>(_ body: (inout Value) throws -> R) rethrows -> R? {
         guard pthread_mutex_trylock(mutex) == 0 else { return nil }
         defer { pthread_mutex_unlock(mutex) }
+        #if DEBUG
+        // A try never waits, so it cannot deadlock; what is taken under it is still checked.
+        if let rank { HeldRanks.current.enter(rank, waiting: false) }
+        defer { if let rank { HeldRanks.current.leave(rank) } }
+        #endif
         return try body(&value)
     }
 
@@ -78,3 +91,56 @@ package final class Locked<Value>: @unchecked Sendable {
         return r
     }
 }
+
+/// A lock's place in a lock order: a thread holding a ranked lock waits only
+/// for locks of higher rank, so ranked locks cannot deadlock each other.
+package struct LockRank: Comparable, Sendable, CustomStringConvertible {
+    package let value: Int
+    package let name: String
+
+    package init(_ value: Int, _ name: String) {
+        self.value = value
+        self.name = name
+    }
+
+    package static func < (a: LockRank, b: LockRank) -> Bool { a.value < b.value }
+
+    package var description: String { "\(name) (rank \(value))" }
+}
+
+#if DEBUG
+/// The ranked locks the current thread holds, in the order taken (debug builds only).
+final class HeldRanks {
+    private var held: [LockRank] = []
+
+    /// This thread's list, made on first use and released when the thread ends.
+    static var current: HeldRanks {
+        if let p = pthread_getspecific(heldRanksKey) { return Unmanaged<HeldRanks>.fromOpaque(p).takeUnretainedValue() }
+        let h = HeldRanks()
+        pthread_setspecific(heldRanksKey, Unmanaged.passRetained(h).toOpaque())
+        return h
+    }
+
+    /// Records that `rank` is taken; when the thread will wait for it, every lock held must rank lower.
+    func enter(_ rank: LockRank, waiting: Bool) {
+        if waiting, let top = held.max() {
+            assert(top < rank, "lock order violated: taking \(rank) while holding \(top) (see the order in LogImage.swift)")
+        }
+        held.append(rank)
+    }
+
+    func leave(_ rank: LockRank) {
+        if let i = held.lastIndex(of: rank) { held.remove(at: i) }
+    }
+}
+
+/// The thread-specific key of `HeldRanks.current`; its destructor releases the list.
+private let heldRanksKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let r = pthread_key_create(&key) { p in
+        if let p { Unmanaged<HeldRanks>.fromOpaque(p).release() }
+    }
+    precondition(r == 0, "pthread_key_create failed: \(r)")
+    return key
+}()
+#endif

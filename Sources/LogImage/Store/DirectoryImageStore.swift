@@ -35,11 +35,11 @@ package struct DirectoryImageStore: ImageStore {
         try fs.list(path).compactMap { Self.number(in: $0, prefix: Format.segmentPrefix, suffix: Format.segmentSuffix) }.sorted()
     }
 
-    package func createSegment(_ number: UInt64, header: [UInt8], syncDirectory: Bool) throws -> any StorageFile {
+    package func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
         let h = try fs.open(segmentName(number), mode: .createOrTruncate)
         try header.withUnsafeBytes { try h.write($0, at: 0) }
         try h.sync()
-        if syncDirectory { try fs.syncDirectory(path) }
+        try fs.syncDirectory(path)
         return h
     }
 

@@ -11,7 +11,7 @@ package protocol ImageStore: Sendable {
     func listSegments() throws -> [UInt64]
     /// Creates segment `number` holding `header` (its first block), makes the
     /// file and its directory entry durable, and returns it open for appends.
-    func createSegment(_ number: UInt64, header: [UInt8], syncDirectory: Bool) throws -> any StorageFile
+    func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile
     /// Opens an existing segment for reads (and appends when `writable`).
     func openSegment(_ number: UInt64, writable: Bool) throws -> any StorageFile
     /// The current size of segment `number` in bytes.
@@ -54,9 +54,4 @@ package protocol ImageStore: Sendable {
 
 extension ImageStore {
     package var segmentAbilities: StorageAbilities { [] }
-
-    /// `createSegment` with its directory entry made durable (the only correct use).
-    func createSegment(_ number: UInt64, header: [UInt8]) throws -> any StorageFile {
-        try createSegment(number, header: header, syncDirectory: true)
-    }
 }

@@ -7,9 +7,8 @@ extension LogImage {
     /// Opens the image named `name`; see `open(at:mode:)`.
     /// - Throws: as `open(at:mode:)`; `invalidArgument` for a scheme this
     ///   program has no store for.
-    package static func open(named name: String, mode: OpenMode, tuning: Tuning = Tuning(),
-                             metadataOnly: Bool = false) throws -> LogImage {
-        try open(name, in: ImageStores.scheme(for: name), mode: mode, tuning: tuning, metadataOnly: metadataOnly)
+    package static func open(named name: String, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
+        try open(name, in: ImageStores.scheme(for: name), mode: mode, tuning: tuning)
     }
 
     /// Creates the image named `name` and returns it open read-write; see `create(at:options:)`.
@@ -28,8 +27,8 @@ extension LogImage {
     }
 
     /// `openForSnapshotCommands(at:)` for the image named `name`.
-    package static func openForSnapshotCommands(named name: String) throws -> LogImage {
-        try open(named: name, mode: .readWrite, metadataOnly: true)
+    package static func openForSnapshotCommands(named name: String) throws -> ImageMetadata {
+        try openForSnapshotCommands(name, in: ImageStores.scheme(for: name))
     }
 
     /// Fences the holders of the writer lock of the image named `name` and
@@ -44,9 +43,13 @@ extension LogImage {
     }
 
     /// `open` of the image `name` in `scheme`'s store.
-    package static func open(_ name: String, in scheme: any StoreScheme, mode: OpenMode, tuning: Tuning = Tuning(),
-                             metadataOnly: Bool = false) throws -> LogImage {
-        try open(store: scheme.existingStore(name), mode: mode, tuning: scheme.tuning(tuning), metadataOnly: metadataOnly)
+    package static func open(_ name: String, in scheme: any StoreScheme, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
+        try open(store: scheme.existingStore(name), mode: mode, tuning: scheme.tuning(tuning))
+    }
+
+    /// `openForSnapshotCommands` of the image `name` in `scheme`'s store (see `ImageMetadata`).
+    package static func openForSnapshotCommands(_ name: String, in scheme: any StoreScheme, tuning: Tuning = Tuning()) throws -> ImageMetadata {
+        try ImageMetadata.open(store: scheme.existingStore(name), tuning: scheme.tuning(tuning))
     }
 
     /// `create` of the image `name` in `scheme`'s store: options are checked

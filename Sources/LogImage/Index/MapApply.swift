@@ -1,9 +1,5 @@
-extension LogImage {
-    func applyToMap(_ r: RecordHeader, map: inout ExtentMap, ifNewer: Bool) {
-        MapApply.apply(r, map: &map, virtualSize: Format.Manifest.maxVirtualSize, ifNewer: ifNewer)
-    }
-}
-
+/// How one record changes an extent map: the rule `ImageIndex` applies to
+/// live writes and to recovery alike.
 enum MapApply {
     /// Applies one record to an extent map (Spec §8: the highest sequence
     /// number wins). `ifNewer` is for recovery, where records can arrive out of
