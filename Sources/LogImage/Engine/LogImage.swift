@@ -79,7 +79,7 @@ public final class LogImage: Sendable {
     /// The longest time a caller waited for the state lock (the lock every
     /// read, write and compaction step takes) since the last call, and how
     /// many acquisitions found it held; resets both. For benchmarks: the
-    /// compactor must never hold it long (issue 5).
+    /// compactor must never hold it long, or guest I/O stalls behind it.
     package func takeLockContention() -> (longestWaitNs: UInt64, contended: UInt64) {
         state.takeContention()
     }
