@@ -13,7 +13,11 @@
 public final class LogImage: Sendable {
     /// How to open an image.
     public enum OpenMode: Sendable, Equatable {
+        /// Reads only: writes, snapshot changes and checkpoints throw `readOnly`.
+        /// Several read-only handles may be open at once.
         case readOnly
+        /// Reads and writes; one writer at a time (`open` throws `locked` while
+        /// the image is held).
         case readWrite
     }
 
