@@ -112,7 +112,7 @@ let package = Package(
     ]
 )
 
-// Ceph RADOS segment store (issue 7). librados-dev ships no pkg-config file, so
+// Ceph RADOS segment store (Spec/format.md §3.1). librados-dev ships no pkg-config file, so
 // these targets are added only where its header is installed: without it,
 // `swift build` and `swift test` build everything else exactly as before.
 // LogImageRadosTests skip (XCTSkip) unless CEPH_CONF names a running cluster

@@ -9,6 +9,7 @@ import LogImage
 /// the image's state lock only to pick extents and to append each copied
 /// record, and the copying itself happens outside the lock.
 public final class BackgroundCompactor: Sendable {
+    /// When to compact, and how fast.
     public struct Options: Sendable {
         /// Start compacting above this garbage fraction of the sealed log.
         public var start = 0.25
@@ -18,7 +19,9 @@ public final class BackgroundCompactor: Sendable {
         public var bytesPerSecond: UInt64 = 64 << 20
         /// How often to look at the garbage fraction, in seconds.
         public var interval = 2.0
+        /// How victims are chosen.
         public var policy: Compactor.Policy = .costBenefit
+        /// The defaults above.
         public init() {}
     }
 

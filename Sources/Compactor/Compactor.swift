@@ -19,6 +19,7 @@ public final class Compactor: Sendable {
     public struct Options: Sendable {
         /// Stop once garbage is at most this fraction of the sealed log (0...1).
         public var untilGarbage: Double = 0.10
+        /// How victims are chosen.
         public var policy: Policy = .costBenefit
         /// Segments moved per pass (each pass ends with two checkpoints).
         public var victimsPerPass = 8
@@ -34,25 +35,32 @@ public final class Compactor: Sendable {
         /// LZ4-compress every record the compactor writes (cold data gets
         /// compressed; with `defragment`, every window holding uncompressed data is rewritten).
         public var recompress = false
+        /// The defaults above.
         public init() {}
     }
 
     /// What `compact()` did.
     public struct Report: Sendable, Equatable, Codable {
+        /// Victim passes run.
         public var passes = 0
+        /// Victim segments deleted.
         public var segmentsDeleted = 0
+        /// Bytes of the deleted segments.
         public var bytesReclaimed: UInt64 = 0
+        /// Bytes of live data copied to the head of the log.
         public var bytesMoved: UInt64 = 0
         /// Of `bytesMoved`, the bytes the defragmentation rewrote.
         public var bytesDefragmented: UInt64 = 0
         /// Fraction of the disk the defragmentation has examined (0...1).
         public var defragmentProgress = 0.0
-        /// Garbage fraction of the sealed log before and after.
+        /// Garbage fraction of the sealed log before the run.
         public var garbageBefore = 0.0
+        /// Garbage fraction of the sealed log after the run.
         public var garbageAfter = 0.0
     }
 
     let image: LogImage
+    /// The settings this compactor was made with.
     public let options: Options
 
     /// A compactor for `image`, which must be open read-write and outlive it.

@@ -54,6 +54,7 @@ public struct LogImageError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// `code: message`, and the cause in parentheses when there is one.
     public var description: String {
         if let cause { return "\(code): \(message) (\(cause))" }
         return "\(code): \(message)"

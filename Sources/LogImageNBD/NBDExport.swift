@@ -4,13 +4,21 @@ import LogImage
 /// The head (`LogImage`) conforms; a snapshot view can conform too (its
 /// writes throw `readOnly`) and be served as a read-only export.
 public protocol NBDBlockBackend: Sendable {
+    /// Bytes of the disk (the export's size).
     var virtualSize: UInt64 { get }
+    /// Writes throw `readOnly`; the export is served read-only.
     var isReadOnly: Bool { get }
+    /// Fills `buffer` from byte `offset` (NBD_CMD_READ).
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws
+    /// Writes `data` at byte `offset`, durably before returning when `fua` (NBD_CMD_WRITE).
     func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) throws
+    /// Makes a range read as zeros (NBD_CMD_WRITE_ZEROES).
     func writeZeroes(at offset: UInt64, length: UInt64, fua: Bool) throws
+    /// Drops a range's data; it reads as zeros (NBD_CMD_TRIM).
     func discard(at offset: UInt64, length: UInt64, fua: Bool) throws
+    /// Makes every completed write durable (NBD_CMD_FLUSH).
     func flush() throws
+    /// Visits the range as runs of data, zeros and holes (NBD_CMD_BLOCK_STATUS, `base:allocation`).
     func allocation(at offset: UInt64, length: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws
 }
 
@@ -23,10 +31,12 @@ public struct NBDExport: Sendable {
     public var name: String
     /// Text for `NBD_REP_SERVER` and `NBD_INFO_DESCRIPTION`.
     public var description: String
+    /// What the export reads and writes.
     public var image: any NBDBlockBackend
     /// Read-only: NBD_FLAG_READ_ONLY is set and writes get NBD_EPERM.
     public var readOnly: Bool
 
+    /// An export of `image`; it is read-only if `readOnly` or if the image is.
     public init(name: String, description: String, image: any NBDBlockBackend, readOnly: Bool) {
         self.name = name
         self.description = description
@@ -77,16 +87,21 @@ package struct NBDExportList: Sendable {
 
 /// A snapshot served as a read-only export.
 extension LogImageView: NBDBlockBackend {
+    /// Always true: a snapshot is never written.
     public var isReadOnly: Bool { true }
+    /// Throws `readOnly`.
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, fua: Bool) throws {
         throw LogImageError(.readOnly, "snapshot \(name) is read-only")
     }
+    /// Throws `readOnly`.
     public func writeZeroes(at offset: UInt64, length: UInt64, fua: Bool) throws {
         throw LogImageError(.readOnly, "snapshot \(name) is read-only")
     }
+    /// Throws `readOnly`.
     public func discard(at offset: UInt64, length: UInt64, fua: Bool) throws {
         throw LogImageError(.readOnly, "snapshot \(name) is read-only")
     }
+    /// Does nothing: there is nothing to make durable.
     public func flush() throws {}
 }
 

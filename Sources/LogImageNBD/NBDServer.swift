@@ -36,6 +36,7 @@ public struct NBDServerConfiguration: Sendable {
     /// How long `shutdown()` waits for in-flight requests before closing connections regardless.
     public var shutdownTimeout: TimeAmount = .seconds(30)
 
+    /// The defaults above.
     public init() {}
 }
 
@@ -87,7 +88,8 @@ public final class NBDServerStatistics: Sendable {
 ///
 /// It listens on TCP (127.0.0.1:10809 by default) and/or a Unix socket and
 /// serves the default export `""`, the image's head: read-write unless
-/// `readOnly`. Snapshots will add read-only exports (see `NBDExportList`).
+/// `readOnly`; `init(image:configuration:logger:)` adds every snapshot as a
+/// read-only export named after it (see `NBDExportList`).
 ///
 /// The server does not own the image: after `shutdown()` returns the caller
 /// flushes and closes it.
@@ -103,6 +105,7 @@ public final class NBDServerStatistics: Sendable {
 /// try image.close()
 /// ```
 public final class NBDServer: Sendable {
+    /// The settings the server was made with.
     public let configuration: NBDServerConfiguration
     let shared: NBDServerShared
     private let logger: Logger
@@ -292,6 +295,7 @@ public final class NBDServer: Sendable {
 
 /// A server setup failure (bind, double start).
 public struct NBDServerError: Error, CustomStringConvertible, Sendable {
+    /// What failed, for people.
     public var description: String
     package init(_ d: String) { description = d }
 }

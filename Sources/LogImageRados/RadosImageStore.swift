@@ -1,6 +1,6 @@
 import LogImage
 
-/// An image stored as RADOS objects, named `rados://POOL/NAME` (issue 7).
+/// An image stored as RADOS objects, named `rados://POOL/NAME` (Spec/format.md §3.1).
 ///
 /// The image's objects live in pool POOL, in the RADOS namespace NAME, under
 /// the file names of Spec §3: `manifest`, `seg-%016x.log` and `ckpt-%016x`
@@ -215,7 +215,7 @@ package struct RadosImageStore: ImageStore {
     // MARK: Lock and housekeeping
 
     /// A writer takes the exclusive `cls_lock` on the manifest object. A reader
-    /// takes no lock at all (issue 7: a RADOS lock outlives a reader that
+    /// takes no lock at all (a RADOS lock outlives a reader that
     /// crashed, and would then block every writer until someone broke it), so
     /// a reader may run beside a writer on another host. It then reads the
     /// image as recovery found it at open time, and a read of a segment the

@@ -1,13 +1,13 @@
-// The all-subsets class of the crash-state explorer (the reliability issue:
-// "subsets of the unsynced operations that their dependencies allow: all of
-// them when 12 or fewer are pending, otherwise at least 10,000 seeded random
-// subsets"). At every crash point of a workload where operations are pending
-// (after each sync, at each barrier acknowledgement, and at the end; or after
-// every operation), every subset of the pending operations lands, or seeded
-// random subsets when there are too many. A pending operation lands only if
-// what it depends on landed (`SimHistory.plan`), so different subsets can give
-// the same state; each distinct state is recovered and checked once per crash
-// point's expectation.
+// The all-subsets class of the crash-state explorer (Spec/consistency.md §10,
+// class 2: the subsets of the unsynced operations that their dependencies
+// allow, all of them when 12 or fewer are pending, otherwise at least 10,000
+// seeded random subsets). At every crash point of a workload where operations
+// are pending (after each sync, at each barrier acknowledgement, and at the
+// end; or after every operation), every subset of the pending operations lands,
+// or seeded random subsets when there are too many. A pending operation lands
+// only if what it depends on landed (`SimHistory.plan`), so different subsets
+// can give the same state; each distinct state is recovered and checked once
+// per crash point's expectation.
 
 import LogImage
 

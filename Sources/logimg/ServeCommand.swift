@@ -107,7 +107,7 @@ struct ServeCommand: ParsableCommand {
             try? image.close()
             throw CLIError("\(error)")
         }
-        // Space reclamation in the background (issue: compactor), unless read-only or disabled.
+        // Space reclamation in the background (BackgroundCompactor), unless read-only or disabled.
         let compactor = (readOnly || noCompact) ? nil : BackgroundCompactor(image: image)
         compactor?.start()
         // One line when ready; written straight to fd 1 so a pipe sees it at once.

@@ -6,7 +6,7 @@ import XCTest
 @testable import LogImage
 @testable import LogImageNBD
 
-/// The fuzz seed corpora (Tests/Fuzz/Corpus/<target>/, issue 6 §5) as
+/// The fuzz seed corpora (Tests/Fuzz/Corpus/<target>/, one per target of Fuzz/) as
 /// regression inputs: every file goes through its fuzz entry point, which must
 /// not trap; and the valid seeds (`valid-*`) must still decode, so the corpus
 /// cannot silently rot into a pile of rejected inputs.

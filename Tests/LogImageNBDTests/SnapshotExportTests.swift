@@ -3,8 +3,8 @@ import XCTest
 import LogImage
 import LogImageTestSupport
 
-/// Every snapshot is a read-only export named after it (issue: NBD server,
-/// exports), listed by NBD_OPT_LIST and readable by real clients.
+/// Every snapshot is a read-only export named after it (`NBDServer.init(image:)`),
+/// listed by NBD_OPT_LIST and readable by real clients.
 final class SnapshotExportTests: XCTestCase {
     func testSnapshotsAreReadOnlyExports() throws {
         try Tools.require("/usr/bin/nbdinfo")

@@ -2,12 +2,14 @@
 public struct CheckReport: Sendable, Codable {
     /// One problem found, with where it is.
     public struct Finding: Sendable, Codable, Equatable {
+        /// How bad a finding is.
         public enum Severity: String, Sendable, Codable {
             /// An unflushed, torn end of the log: the normal result of a crash, not an error.
             case tornTail
             /// Damage to data or metadata that was durable.
             case corruption
         }
+        /// A torn tail or a corruption.
         public var severity: Severity
         /// The file the problem is in.
         public var file: String
@@ -15,13 +17,19 @@ public struct CheckReport: Sendable, Codable {
         public var segment: UInt64?
         /// Byte offset in the file.
         public var offset: UInt64?
+        /// What is wrong, for people.
         public var message: String
     }
 
+    /// Every problem found, in the order the check met them.
     public var findings: [Finding] = []
+    /// Segment files read.
     public var segmentsChecked = 0
+    /// Batches whose header and block checksums were verified.
     public var batchesChecked = 0
+    /// Records in those batches.
     public var recordsChecked = 0
+    /// Checkpoint files decoded.
     public var checkpointsChecked = 0
     /// Bytes of log read and verified.
     public var bytesChecked: UInt64 = 0
@@ -30,6 +38,7 @@ public struct CheckReport: Sendable, Codable {
 
     /// No corruption (a torn tail alone is consistent).
     public var isConsistent: Bool { !findings.contains { $0.severity == .corruption } }
+    /// The findings of severity `corruption`.
     public var corruptions: [Finding] { findings.filter { $0.severity == .corruption } }
 }
 

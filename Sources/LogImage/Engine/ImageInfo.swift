@@ -1,17 +1,22 @@
 /// A description of an open image, as `logimg info` shows it.
 public struct ImageInfo: Sendable, Codable, Equatable {
+    /// The image's name: its directory path, or `rados://POOL/NAME`.
     public var path: String
     /// Bytes of the virtual disk.
     public var virtualSize: UInt64
     /// The manifest's format version.
     public var formatVersion: UInt32
+    /// The manifest's incompatible feature bits (Spec §9).
     public var incompatibleFeatures: UInt64
+    /// The manifest's compatible feature bits (Spec §9).
     public var compatibleFeatures: UInt64
+    /// The manifest's autoclear feature bits (Spec §9).
     public var autoclearFeatures: UInt64
     /// Names of the feature bits set (Spec §9), e.g. `["lz4"]`.
     public var features: [String]
     /// The image UUID, 8-4-4-4-12 hex.
     public var uuid: String
+    /// Largest size of a segment file in bytes (the manifest's `segment_size`, Spec §4).
     public var segmentSize: UInt64
     /// `none` or `lz4`.
     public var compression: String

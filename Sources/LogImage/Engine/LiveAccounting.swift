@@ -1,10 +1,11 @@
-/// Per-segment live bytes, kept up to date as the maps change (issue 5):
-/// writes, trims and zeroes of the head, and the compactor's repointing, each
-/// adjust it by what they replace and add. Events that shrink visibility in
-/// ways a single map change does not show (a snapshot delete, a revert, the
-/// compactor forgetting unread parts) mark it stale, and it is rebuilt from
-/// the maps (`Visibility`), never by reading data. After recovery it starts
-/// stale, so the first use rebuilds it.
+/// Per-segment live bytes, kept up to date as the maps change so that the
+/// compactor learns each segment's utilisation (`segmentUsage()`) without
+/// walking the maps on every pass: writes, trims and zeroes of the head, and
+/// the compactor's repointing, each adjust it by what they replace and add.
+/// Events that shrink visibility in ways a single map change does not show (a
+/// snapshot delete, a revert, the compactor forgetting unread parts) mark it
+/// stale, and it is rebuilt from the maps (`Visibility`), never by reading
+/// data. After recovery it starts stale, so the first use rebuilds it.
 ///
 /// Live bytes count 512 per sector some view reads, for data and compressed
 /// entries alike (format §5.6). A head write over a *deleted* ancestor epoch

@@ -26,7 +26,7 @@ func forEachResolvedTagged(_ maps: [ExtentMap], depth: Int = 0, in range: Range<
 extension LogImage {
     /// Rewrites the head's data in `sectors` contiguously, in disk order, when
     /// it lies in too many pieces: a sequential read of the range then reads
-    /// the log sequentially (issue 5, defragmentation).
+    /// the log sequentially.
     ///
     /// Each entry the head reads is copied with its own epoch and seq (format
     /// §5.6), exactly as compaction copies it; adjacent entries of one epoch

@@ -2,7 +2,9 @@
 public struct MappingRun: Sendable, Codable, Equatable {
     /// Byte offset in the virtual disk.
     public var start: UInt64
+    /// Bytes of the run.
     public var length: UInt64
+    /// Data, zeros or a hole.
     public var kind: AllocationKind
     /// Segment holding the data (data runs only).
     public var segment: UInt64?

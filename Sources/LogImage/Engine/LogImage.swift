@@ -13,7 +13,11 @@
 public final class LogImage: Sendable {
     /// How to open an image.
     public enum OpenMode: Sendable, Equatable {
+        /// Reads only: writes, snapshot changes and checkpoints throw `readOnly`.
+        /// Several read-only handles may be open at once.
         case readOnly
+        /// Reads and writes; one writer at a time (`open` throws `locked` while
+        /// the image is held).
         case readWrite
     }
 
@@ -79,7 +83,7 @@ public final class LogImage: Sendable {
     /// The longest time a caller waited for the state lock (the lock every
     /// read, write and compaction step takes) since the last call, and how
     /// many acquisitions found it held; resets both. For benchmarks: the
-    /// compactor must never hold it long (issue 5).
+    /// compactor must never hold it long, or guest I/O stalls behind it.
     package func takeLockContention() -> (longestWaitNs: UInt64, contended: UInt64) {
         state.takeContention()
     }
