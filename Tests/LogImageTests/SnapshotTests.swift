@@ -101,6 +101,12 @@ final class SnapshotTests: XCTestCase {
         XCTAssertThrowsError(try img.createSnapshot(name: "")) { XCTAssertEqual(($0 as? LogImageError)?.code, .invalidArgument) }
         XCTAssertThrowsError(try img.createSnapshot(name: String(repeating: "x", count: 256))) { XCTAssertEqual(($0 as? LogImageError)?.code, .invalidArgument) }
         XCTAssertThrowsError(try img.createSnapshot(name: "a/b")) { XCTAssertEqual(($0 as? LogImageError)?.code, .invalidArgument) }
+        // Spec §5.4: no C0 control, DEL or C1 control character; the same rule readers apply (SnapshotName).
+        for bad in ["a\u{1}b", "a\u{7f}b", "a\u{80}b", "a\u{85}b", "a\u{9f}b"] {
+            XCTAssertThrowsError(try img.createSnapshot(name: bad)) { XCTAssertEqual(($0 as? LogImageError)?.code, .invalidArgument) }
+            XCTAssertNotNil(SnapshotName.problem(bad))
+        }
+        XCTAssertNil(SnapshotName.problem("a\u{a0}b é 🙂"))
         XCTAssertThrowsError(try img.deleteSnapshot(name: "nope")) { XCTAssertEqual(($0 as? LogImageError)?.code, .notFound) }
         XCTAssertThrowsError(try img.revert(to: "nope")) { XCTAssertEqual(($0 as? LogImageError)?.code, .notFound) }
         try img.close()
