@@ -311,6 +311,34 @@ extension CheckpointCodecTests {
     }
 }
 
+extension CheckpointCodecTests {
+    /// Spec §4, *Limits*: a map entry whose seq or segment does not fit this
+    /// implementation's 48 and 30 bits is `unsupportedFeature`, not corruption,
+    /// in both decoders; one that is merely malformed stays `corruption`.
+    func testEntriesBeyondTheLimitsAreUnsupportedNotCorrupt() throws {
+        let C = Format.Checkpoint.self, E = Format.Checkpoint.MapEntry.self
+        func entry(seq: UInt64, segment: UInt32, count: UInt32 = 8) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: C.entrySize)
+            b.withUnsafeMutableBytes { p in
+                p.put64(0, E.offLBA); p.put64(seq, E.offSeq); p.put32(count, E.offSectors)
+                p[E.offKind] = ExtentKind.data.rawValue; p.put32(segment, E.offSegment); p.put32(16, E.offSectorOffset)
+            }
+            return b
+        }
+        let dir = TempDirectory()
+        for (i, (data, code)) in [(entry(seq: 1 << 48, segment: 1), LogImageError.Code.unsupportedFeature),
+                                  (entry(seq: 1, segment: 1 << 30), .unsupportedFeature),
+                                  (entry(seq: 1, segment: 1, count: 0), .corruption)].enumerated() {
+            let bytes = Self.assemble([(C.sectionHeadMap, 1, data)])
+            let path = dir.file("limits-\(i)")
+            ImageFiles.write(path, bytes)
+            XCTAssertThrowsError(try Checkpoint.decode(bytes, path: path, uuid: Self.uuid)) { e in
+                XCTAssertEqual((e as? LogImageError)?.code, code, "\(e)")
+            }
+        }
+    }
+}
+
 extension ExtentMap {
     /// Every entry in order, for comparisons.
     var entriesInOrder: [Extent] {

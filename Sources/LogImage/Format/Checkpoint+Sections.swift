@@ -132,7 +132,11 @@ extension Checkpoint {
                 throw bad("map entry at offset \(base + o): kind \(s.u8(o + E.offKind))")
             }
             let segment = s.le32(o + E.offSegment), sectorOffset = s.le32(o + E.offSectorOffset)
-            guard count >= 1, count <= Extent.maxCount, seq >= 1, seq <= Extent.maxSeq, segment <= Extent.maxSegment,
+            // Spec §4, Limits: the format allows larger numbers; this implementation keeps 48 and 30 bits.
+            guard seq <= Extent.maxSeq, segment <= Extent.maxSegment else {
+                throw LogImageError(.unsupportedFeature, bad("map entry at offset \(base + o): seq \(seq) or segment \(segment) is beyond this implementation's limits (2^48, 2^30)").message)
+            }
+            guard count >= 1, count <= Extent.maxCount, seq >= 1,
                   lba >= prevEnd, lba <= maxSectors,
                   UInt64(count) <= maxSectors - lba else {  // no overflow: found by fuzz-checkpoint
                 throw bad("map entry at offset \(base + o) is out of range or out of order")
