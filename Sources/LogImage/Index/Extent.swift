@@ -1,4 +1,5 @@
-// One entry of the in-memory extent map (design.md "Extent map", "Checkpoint file" HEAD_MAP).
+// One entry of the in-memory extent map: the in-memory form of a checkpoint map entry
+// (Spec/format.md §6.3, "HEAD_MAP entries"), packed into 24 bytes instead of 32.
 
 /// What a run of sectors maps to. Raw values equal the checkpoint HEAD_MAP `kind` byte
 /// (0 data, 1 compressed data, 2 zero, 3 trimmed); see also `Format.ExtentKind`.
