@@ -13,22 +13,25 @@ extension ExtentMap {
         var hi = e.end
         var left: Extent? = nil
         var right: Extent? = nil
-        if let first = firstEntry(endingAfter: e.lba), first.lba < e.end {
+        let near = neighbours(of: e)
+        if let first = near.first, first.lba < e.end {
             lo = first.lba
             if first.lba < e.lba { left = first.slice(first.lba, e.lba) }
-            let last = first.end >= e.end ? first : lastEntry(startingBefore: e.end)!
+            let last = near.last ?? lastEntry(startingBefore: e.end)!
             if last.end > e.end { right = last.slice(e.end, last.end) }
         }
         var mid = e
         if let l = left {
             if let m = l.merged(with: mid) { mid = m; left = nil }
-        } else if let before = lastEntry(startingBefore: e.lba), let m = before.merged(with: mid) {
+        } else if let before = near.beforeKnown ? near.before : lastEntry(startingBefore: e.lba),
+                  let m = before.merged(with: mid) {
             mid = m
             lo = before.lba
         }
         if let r = right {
             if let m = mid.merged(with: r) { mid = m; right = nil }
-        } else if let next = firstEntry(startingAtOrAfter: e.end), let m = mid.merged(with: next) {
+        } else if let next = near.nextKnown ? near.next : firstEntry(startingAtOrAfter: e.end),
+                  let m = mid.merged(with: next) {
             mid = m
             hi = next.lba + 1
         }
@@ -42,6 +45,41 @@ extension ExtentMap {
         }
     }
 
+    /// What `insert(e)` needs to know about the entries around e, found in one descent to the leaf
+    /// holding e.lba. `first`: the first entry with end > e.lba. `last`: the last entry with
+    /// lba < e.end, when `first` overlaps e (nil: not in that leaf, look it up). `before`: the last
+    /// entry with lba < e.lba, and `next`: the first with lba >= e.end, each valid (possibly nil)
+    /// only if its `known` flag is set.
+    private func neighbours(of e: Extent)
+        -> (first: Extent?, last: Extent?, before: Extent?, beforeKnown: Bool, next: Extent?, nextKnown: Bool) {
+        guard let root else { return (nil, nil, nil, true, nil, true) }
+        var s = root.slots
+        var n = root.childCount
+        var h = height
+        while h > 1 {
+            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= e.lba }
+            s = slot.pointee.childSlots
+            n = slot.pointee.childSlotCount
+            h -= 1
+        }
+        let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= e.lba }
+        let x = slot.pointee.entries
+        let k = slot.pointee.count
+        let i = ExtentMap.firstIndex(x, k) { $0.end <= e.lba }
+        guard i < k else {   // past this leaf: the general lookups
+            return (firstEntry(endingAfter: e.lba), nil, nil, false, nil, false)
+        }
+        let first = x[i]
+        // Entries before i end at or before e.lba, so x[i - 1] is the last starting before e.lba
+        // (needed only when `first` does not start before e.lba); at i == 0 it is in another leaf.
+        let before: Extent? = i > 0 ? x[i - 1] : nil
+        let beforeKnown = i > 0
+        var j = i   // first index at or after i with lba >= e.end
+        while j < k && x[j].lba < e.end { j &+= 1 }
+        let last: Extent? = j > i ? x[j - 1] : nil
+        return (first, j < k ? last : nil, before, beforeKnown, j < k ? x[j] : nil, j < k)
+    }
+
     /// Applies `e` only where it wins by seq: on the sub-ranges of [e.lba, e.end) that are
     /// unmapped or whose entry has seq <= e.seq (ties go to `e`). Entry seqs are upper bounds
     /// after merging, so a merged entry blocks `e` if any of its pieces was newer than `e`.
@@ -52,7 +90,7 @@ extension ExtentMap {
             var blocker: Extent? = nil
             if let root {
                 var visited = 0
-                _ = visit(root, height, cursor..<e.end, &visited) { x in
+                _ = visit(root.slots, root.childCount, height, cursor..<e.end, &visited) { x in
                     if x.seq > e.seq { blocker = x; return false }
                     return true
                 }
@@ -73,7 +111,7 @@ extension ExtentMap {
             let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
             leaf.elements.initialize(from: new.baseAddress!, count: new.count)
             let node = ExtentMapNode.make(capacity: nodeCapacity)
-            node.slots.initialize(to: ExtentMapSlot(key: new[0].lba, count: new.count, child: leaf))
+            node.slots.initialize(to: ExtentMapSlot(key: new[0].lba, count: new.count, owning: leaf))
             node.childCount = 1
             root = node
             height = 1

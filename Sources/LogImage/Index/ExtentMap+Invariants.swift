@@ -56,14 +56,14 @@ extension ExtentMap {
                     let k = slot.count
                     precondition(k >= 1 && k <= leafCapacity, "ExtentMap: leaf holds \(k) entries")
                     for j in 0..<k {
-                        let x = slot.leaf.elements[j]
+                        let x = slot.entries[j]
                         precondition(first || x.lba >= previousEnd,
                                      "ExtentMap: entry at \(x.lba) overlaps or precedes the one ending at \(previousEnd)")
                         precondition(x.count >= 1 && x.count <= Extent.maxCount, "ExtentMap: bad count")
                         previousEnd = x.end
                         first = false
                     }
-                    (key, entries) = (slot.leaf.elements[0].lba, k)
+                    (key, entries) = (slot.entries[0].lba, k)
                 } else {
                     (key, entries) = check(slot.node, h - 1)
                 }

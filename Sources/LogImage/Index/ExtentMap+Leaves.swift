@@ -23,7 +23,7 @@ extension ExtentMap {
     @inline(__always)
     private func uniqueLeaf(_ node: ExtentMapNode, _ c: Int) -> ExtentMapLeaf {
         let s = node.slots
-        if !isKnownUniquelyReferenced(&s[c].child) { s[c].child = s[c].leaf.copy(count: s[c].count, capacity: leafCapacity) }
+        if !s[c].isUnique(as: ExtentMapLeaf.self) { s[c].setChild(s[c].leaf.copy(count: s[c].count, capacity: leafCapacity)) }
         return s[c].leaf
     }
 
@@ -36,9 +36,9 @@ extension ExtentMap {
         let ci = node.lastIndex { $0 <= lo }
         let cj = Swift.max(ci, node.lastIndex { $0 < hi })
         let c = s[ci].count
-        let i = ExtentMap.firstIndex(s[ci].leaf.elements, c) { $0.lba < lo }
+        let i = ExtentMap.firstIndex(s[ci].entries, c) { $0.lba < lo }
         if ci == cj {
-            let j = ExtentMap.firstIndex(s[ci].leaf.elements, c) { $0.lba < hi }
+            let j = ExtentMap.firstIndex(s[ci].entries, c) { $0.lba < hi }
             let r = j - i
             if c - r + m <= leafCapacity {
                 if r == 0 && m == 0 { return 0 }
@@ -60,7 +60,7 @@ extension ExtentMap {
         }
         // [lo, hi) spans leaves: cut the tail of leaf ci, drop the leaves in between, cut the head
         // of leaf cj, then put the new entries after the tail of leaf ci.
-        let j = ExtentMap.firstIndex(s[cj].leaf.elements, s[cj].count) { $0.lba < hi }
+        let j = ExtentMap.firstIndex(s[cj].entries, s[cj].count) { $0.lba < hi }
         var removed = c - i + j
         for x in (ci + 1)..<cj { removed += s[x].count }
         _ = uniqueLeaf(node, ci)
@@ -78,7 +78,7 @@ extension ExtentMap {
         if m == 0 {
             // Nothing to put: only the cuts.
         } else if i + m <= leafCapacity {
-            (s[ci].leaf.elements + i).initialize(from: new.baseAddress!, count: m)  // unique: see above
+            (s[ci].entries + i).initialize(from: new.baseAddress!, count: m)  // unique: see above
             s[ci].count = i + m
             if i == 0 { s[ci].key = new[0].lba }
         } else if next < node.childCount && s[next].count + m <= leafCapacity {
@@ -107,7 +107,7 @@ extension ExtentMap {
             let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
             leaf.elements.initialize(from: new.baseAddress!, count: k)
             node.openGap(at: n, count: 1)
-            (s + n).initialize(to: ExtentMapSlot(key: new[0].lba, count: k, child: leaf))
+            (s + n).initialize(to: ExtentMapSlot(key: new[0].lba, count: k, owning: leaf))
             return
         }
         let freeLeft = l > 0 ? leafCapacity - s[l - 1].count : -1
@@ -159,7 +159,7 @@ extension ExtentMap {
             let base = buffer.baseAddress!
             var w = 0
             for j in first..<(first + groupCount) {
-                (base + w).initialize(from: s[j].leaf.elements, count: s[j].count)
+                (base + w).initialize(from: s[j].entries, count: s[j].count)
                 w += s[j].count
             }
             if k > 0 {
@@ -171,7 +171,7 @@ extension ExtentMap {
                 let extra = target - groupCount
                 node.openGap(at: end, count: extra)
                 for j in end..<(end + extra) {
-                    (s + j).initialize(to: ExtentMapSlot(key: 0, count: 0, child: ExtentMapLeaf.make(capacity: leafCapacity)))
+                    (s + j).initialize(to: ExtentMapSlot(key: 0, count: 0, owning: ExtentMapLeaf.make(capacity: leafCapacity)))
                 }
             } else if target < groupCount {
                 node.removeSlots((first + target)..<end)
@@ -181,8 +181,8 @@ extension ExtentMap {
                 let share = n / target + (j < n % target ? 1 : 0)
                 let i = first + j
                 // Every entry is rewritten: a shared leaf is replaced, not copied.
-                if !isKnownUniquelyReferenced(&s[i].child) { s[i].child = ExtentMapLeaf.make(capacity: leafCapacity) }
-                s[i].leaf.elements.update(from: base + r, count: share)
+                if !s[i].isUnique(as: ExtentMapLeaf.self) { s[i].setChild(ExtentMapLeaf.make(capacity: leafCapacity)) }
+                s[i].entries.update(from: base + r, count: share)
                 s[i].count = share
                 s[i].key = base[r].lba
                 r += share

@@ -19,7 +19,7 @@ extension ExtentMap {
             let s = node.slots
             for c in 0..<node.childCount {
                 if h == 1 {
-                    if seen.insert(ObjectIdentifier(s[c].child)).inserted {
+                    if seen.insert(ObjectIdentifier(s[c].child.takeUnretainedValue())).inserted {
                         bytes += ExtentMapLeaf.allocationSize(capacity: map.leafCapacity)
                     }
                 } else {
@@ -39,7 +39,7 @@ extension ExtentMap {
     func lookupCost(_ lba: UInt64) -> Int {
         guard let root, lba < UInt64.max else { return 0 }
         var visited = 0
-        _ = visit(root, height, lba..<(lba + 1), &visited) { _ in true }
+        _ = visit(root.slots, root.childCount, height, lba..<(lba + 1), &visited) { _ in true }
         return visited
     }
 
@@ -68,7 +68,7 @@ extension ExtentMap {
             // base is taller here: go down base to the subtree at h that holds node's first key.
             let o = unsafeDowncast(other, to: ExtentMapNode.self)
             let key = n.slots[0].key
-            return try difference(node, h, o.slots[o.lastIndex { $0 <= key }].child, oh - 1, body)
+            return try difference(node, h, o.slots[o.lastIndex { $0 <= key }].child.takeUnretainedValue(), oh - 1, body)
         }
         let s = n.slots
         for c in 0..<n.childCount {
@@ -78,18 +78,18 @@ extension ExtentMap {
                 if oh == h {
                     let o = unsafeDowncast(other, to: ExtentMapNode.self)
                     let key = s[c].key
-                    match = o.slots[o.lastIndex { $0 <= key }].child
+                    match = o.slots[o.lastIndex { $0 <= key }].child.takeUnretainedValue()
                 } else {
                     match = other   // self is taller: compare the child with base's subtree as is
                 }
             }
             let mh = oh == h ? oh - 1 : oh
             if h == 1 {
-                if let match, mh == 0, match === s[c].child { continue }
-                let e = s[c].leaf.elements
+                if let match, mh == 0, match === s[c].child.takeUnretainedValue() { continue }
+                let e = s[c].entries
                 for i in 0..<s[c].count { try body(e[i]) }
             } else {
-                try difference(s[c].child, h - 1, match, mh, body)
+                try difference(s[c].child.takeUnretainedValue(), h - 1, match, mh, body)
             }
         }
     }

@@ -43,7 +43,7 @@ extension ExtentMap {
     @inline(__always)
     func uniqueChild(_ node: ExtentMapNode, _ c: Int) -> ExtentMapNode {
         let s = node.slots
-        if !isKnownUniquelyReferenced(&s[c].child) { s[c].child = s[c].node.copy(capacity: nodeCapacity) }
+        if !s[c].isUnique(as: ExtentMapNode.self) { s[c].setChild(s[c].node.copy(capacity: nodeCapacity)) }
         return s[c].node
     }
 
@@ -52,14 +52,19 @@ extension ExtentMap {
     func refreshKey(_ node: ExtentMapNode, _ c: Int, height childHeight: Int) {
         let s = node.slots
         guard s[c].count > 0 else { return }
-        s[c].key = childHeight == 0 ? s[c].leaf.elements[0].lba : s[c].node.slots[0].key
+        s[c].key = childHeight == 0 ? s[c].entries[0].lba : s[c].childSlots[0].key
     }
 
-    /// The slot describing `child`, an internal node at height `h`.
+    /// A slot owning `child`, an internal node at height `h`.
     func slot(for child: ExtentMapNode, height h: Int) -> ExtentMapSlot {
+        ExtentMapSlot(key: child.slots[0].key, count: entryCount(child), owning: child)
+    }
+
+    /// Entries below `node`.
+    func entryCount(_ node: ExtentMapNode) -> Int {
         var total = 0
-        for j in 0..<child.childCount { total += child.slots[j].count }
-        return ExtentMapSlot(key: child.slots[0].key, count: total, child: child)
+        for j in 0..<node.childCount { total += node.slots[j].count }
+        return total
     }
 
     /// Moves the upper half of `node`'s children into a new node, which it returns.
@@ -79,8 +84,9 @@ extension ExtentMap {
     func fixChild(_ node: ExtentMapNode, _ c: Int, height childHeight: Int) {
         guard c < node.childCount, childHeight >= 1 else { return }
         let s = node.slots
+        let k = s[c].childSlotCount
+        if k >= minimumFanout && k <= fanout { return }   // the usual case: nothing to do
         let child = s[c].node
-        let k = child.childCount
         if k == 0 {
             node.removeSlots(c..<(c + 1))
         } else if k > fanout {
@@ -90,7 +96,7 @@ extension ExtentMap {
             s[c].count -= s[c + 1].count
         } else if k < minimumFanout && node.childCount > 1 {
             let l = c == 0 ? 0 : (c == node.childCount - 1 ? c - 1
-                : (s[c - 1].node.childCount <= s[c + 1].node.childCount ? c - 1 : c))
+                : (s[c - 1].childSlotCount <= s[c + 1].childSlotCount ? c - 1 : c))
             evenOut(node, l, height: childHeight)
         }
     }
@@ -125,7 +131,8 @@ extension ExtentMap {
             b.childCount = nb - k
         }
         let total = s[l].count + s[l + 1].count
-        s[l] = slot(for: a, height: childHeight)
+        s[l].key = a.slots[0].key
+        s[l].count = entryCount(a)
         s[l + 1].count = total - s[l].count
         s[l + 1].key = b.slots[0].key
     }

@@ -70,7 +70,7 @@ struct ExtentMap: @unchecked Sendable {
                 let n = Swift.min(leafCapacity, src.count - start)
                 let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
                 leaf.elements.initialize(from: src.baseAddress! + start, count: n)
-                level.append(ExtentMapSlot(key: src[start].lba, count: n, child: leaf))
+                level.append(ExtentMapSlot(key: src[start].lba, count: n, owning: leaf))
                 start += n
             }
         }
@@ -86,13 +86,13 @@ struct ExtentMap: @unchecked Sendable {
                 node.childCount = n
                 var total = 0
                 for j in start..<(start + n) { total += level[j].count }
-                upper.append(ExtentMapSlot(key: level[start].key, count: total, child: node))
+                upper.append(ExtentMapSlot(key: level[start].key, count: total, owning: node))
                 start += n
             }
             level = upper
             height += 1
         } while level.count > 1
-        root = level[0].node
+        root = unsafeDowncast(level[0].child.takeRetainedValue(), to: ExtentMapNode.self)   // the slot's retain
         count = sorted.count
     }
 
@@ -106,41 +106,40 @@ struct ExtentMap: @unchecked Sendable {
     func forEach(in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
         guard !range.isEmpty, let root else { return }
         var visited = 0
-        _ = try visit(root, height, range, &visited) { try body($0); return true }
+        _ = try visit(root.slots, root.childCount, height, range, &visited) { try body($0); return true }
     }
 
     /// Visits every entry in lba order.
     func forEach(_ body: (Extent) throws -> Void) rethrows {
         guard let root else { return }
-        try visitAll(root, height, body)
+        try visitAll(root.slots, root.childCount, height, body)
     }
 
-    private func visitAll(_ node: ExtentMapNode, _ h: Int, _ body: (Extent) throws -> Void) rethrows {
-        let s = node.slots
-        for c in 0..<node.childCount {
+    private func visitAll(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, _ h: Int,
+                          _ body: (Extent) throws -> Void) rethrows {
+        for c in 0..<n {
             if h == 1 {
-                let e = s[c].leaf.elements
+                let e = s[c].entries
                 for i in 0..<s[c].count { try body(e[i]) }
             } else {
-                try visitAll(s[c].node, h - 1, body)
+                try visitAll(s[c].childSlots, s[c].childSlotCount, h - 1, body)
             }
         }
     }
 
-    /// The walk behind `forEach(in:)`: visits the entries of `node`'s subtree (at height `h`)
-    /// that overlap `range`, clipped, while `body` returns true; returns false once it stopped.
-    /// Adds the number of nodes and leaves it touched to `visited` (for `lookupCost`).
-    func visit(_ node: ExtentMapNode, _ h: Int, _ range: Range<UInt64>, _ visited: inout Int,
-               _ body: (Extent) throws -> Bool) rethrows -> Bool {
+    /// The walk behind `forEach(in:)`: visits the entries of the subtree of the node with slots
+    /// `s[0..<n]` (at height `h`) that overlap `range`, clipped, while `body` returns true;
+    /// returns false once it stopped. Adds the number of nodes and leaves it touched to `visited`
+    /// (for `lookupCost`).
+    func visit(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, _ h: Int, _ range: Range<UInt64>,
+               _ visited: inout Int, _ body: (Extent) throws -> Bool) rethrows -> Bool {
         visited &+= 1
-        let s = node.slots
-        let n = node.childCount
         let lower = range.lowerBound
-        var c = node.lastIndex { $0 <= lower }
+        var c = ExtentMapNode.lastIndex(s, n) { $0 <= lower }
         while c < n && s[c].key < range.upperBound {
             if h == 1 {
                 visited &+= 1
-                let e = s[c].leaf.elements
+                let e = s[c].entries
                 let k = s[c].count
                 var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
                 while i < k {
@@ -149,7 +148,7 @@ struct ExtentMap: @unchecked Sendable {
                     if try !body(x.clipped(to: range)) { return false }
                     i &+= 1
                 }
-            } else if try !visit(s[c].node, h - 1, range, &visited, body) {
+            } else if try !visit(s[c].childSlots, s[c].childSlotCount, h - 1, range, &visited, body) {
                 return false
             }
             c &+= 1
@@ -173,16 +172,18 @@ struct ExtentMap: @unchecked Sendable {
 
     /// The last entry with lba < `lba`, if any.
     func lastEntry(startingBefore lba: UInt64) -> Extent? {
-        guard var node = root, node.slots[0].key < lba else { return nil }
+        guard let root, root.slots[0].key < lba else { return nil }
+        var s = root.slots
+        var n = root.childCount
         var h = height
         while true {
-            let c = node.lastIndex { $0 < lba }
-            let slot = node.slots[c]
+            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 < lba }
             if h == 1 {
-                let i = ExtentMap.firstIndex(slot.leaf.elements, slot.count) { $0.lba < lba }
-                return slot.leaf.elements[i - 1]   // i >= 1: the leaf's first lba is below `lba`
+                let e = slot.pointee.entries
+                return e[ExtentMap.firstIndex(e, slot.pointee.count) { $0.lba < lba } - 1]   // >= 0: e[0].lba < lba
             }
-            node = slot.node
+            s = slot.pointee.childSlots
+            n = slot.pointee.childSlotCount
             h -= 1
         }
     }
@@ -202,24 +203,29 @@ struct ExtentMap: @unchecked Sendable {
     /// entry of the next subtree (whose entries all come after).
     @inline(__always)
     private func firstEntry(descendingBy keyBefore: (UInt64) -> Bool, in isBefore: (Extent) -> Bool) -> Extent? {
-        guard var node = root else { return nil }
+        guard let root else { return nil }
+        var s = root.slots
+        var n = root.childCount
         var h = height
-        var next: (node: AnyObject, height: Int)? = nil
+        var next: UnsafeMutablePointer<ExtentMapSlot>? = nil   // the subtree after this one
+        var nextHeight = 0
         while true {
-            let c = node.lastIndex(where: keyBefore)
-            if c + 1 < node.childCount { next = (node.slots[c + 1].child, h - 1) }
-            let slot = node.slots[c]
+            let c = ExtentMapNode.lastIndex(s, n, where: keyBefore)
+            if c + 1 < n { next = s + c + 1; nextHeight = h - 1 }
+            let slot = s + c
             if h == 1 {
-                let i = ExtentMap.firstIndex(slot.leaf.elements, slot.count, isBefore)
-                if i < slot.count { return slot.leaf.elements[i] }
-                guard var (o, nh) = next else { return nil }
-                while nh > 0 {
-                    o = unsafeDowncast(o, to: ExtentMapNode.self).slots[0].child
-                    nh -= 1
+                let e = slot.pointee.entries
+                let i = ExtentMap.firstIndex(e, slot.pointee.count, isBefore)
+                if i < slot.pointee.count { return e[i] }
+                guard var o = next else { return nil }
+                while nextHeight > 0 {   // its first entry
+                    o = o.pointee.childSlots
+                    nextHeight -= 1
                 }
-                return unsafeDowncast(o, to: ExtentMapLeaf.self).elements[0]
+                return o.pointee.entries[0]
             }
-            node = slot.node
+            s = slot.pointee.childSlots
+            n = slot.pointee.childSlotCount
             h -= 1
         }
     }

@@ -35,21 +35,72 @@ final class ExtentMapLeaf: ManagedBuffer<Void, Extent> {
 /// One child of an internal node: the child's first lba (the search key), the number of entries
 /// in its subtree, and the child itself (an `ExtentMapNode` one level down, or an
 /// `ExtentMapLeaf` when the node is on the lowest internal level).
+///
+/// The child is held as an `Unmanaged` reference that owns one retain, managed by hand: a slot is
+/// created with `init(key:count:owning:)` (+1), moved between nodes bit for bit (no change),
+/// copied only by `ExtentMapNode.copy` (which retains every child), and released by
+/// `ExtentMapNode.removeSlots`, `deinit` and `setChild`. So a lookup reads children without
+/// retain/release traffic (`withUnsafeGuaranteedRef`), which would otherwise cost more than the
+/// search itself.
 struct ExtentMapSlot {
     /// lba of the first entry of the subtree.
     var key: UInt64
     /// Number of entries in the subtree.
     var count: Int
-    /// The child node or leaf.
-    var child: AnyObject
+    /// The child node or leaf (one retain owned by the slot).
+    var child: Unmanaged<AnyObject>
 
-    /// The child, which must be a leaf.
-    @inline(__always)
-    var leaf: ExtentMapLeaf { unsafeDowncast(child, to: ExtentMapLeaf.self) }
+    /// A slot owning a new retain of `object`.
+    init(key: UInt64, count: Int, owning object: AnyObject) {
+        self.key = key
+        self.count = count
+        self.child = Unmanaged.passRetained(object)
+    }
 
-    /// The child, which must be an internal node.
+    /// Entries of the child, which must be a leaf.
     @inline(__always)
-    var node: ExtentMapNode { unsafeDowncast(child, to: ExtentMapNode.self) }
+    var entries: UnsafeMutablePointer<Extent> {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapLeaf.self).elements }
+    }
+
+    /// The child, which must be an internal node (a new strong reference).
+    @inline(__always)
+    var node: ExtentMapNode { unsafeDowncast(child.takeUnretainedValue(), to: ExtentMapNode.self) }
+
+    /// The child, which must be a leaf (a new strong reference).
+    @inline(__always)
+    var leaf: ExtentMapLeaf { unsafeDowncast(child.takeUnretainedValue(), to: ExtentMapLeaf.self) }
+
+    /// Slots of the child, which must be an internal node.
+    @inline(__always)
+    var childSlots: UnsafeMutablePointer<ExtentMapSlot> {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapNode.self).slots }
+    }
+
+    /// Number of slots of the child, which must be an internal node.
+    @inline(__always)
+    var childSlotCount: Int {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapNode.self).childCount }
+    }
+
+    /// Whether this slot holds the only reference to its child, which is a `T`.
+    @inline(__always)
+    mutating func isUnique<T: AnyObject>(as type: T.Type) -> Bool {
+        // The slot's retain is a strong reference in all but type: `Unmanaged<AnyObject>` is one
+        // object pointer, so the check reads it in place, with no retain. Read as the child's own
+        // class: on an `AnyObject` existential `isKnownUniquelyReferenced` is always false.
+        withUnsafeMutablePointer(to: &child) { p in
+            p.withMemoryRebound(to: T.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
+        }
+    }
+
+    /// Makes `object` the child, releasing the previous one.
+    @inline(__always)
+    mutating func setChild(_ object: AnyObject) {
+        let old = child
+        child = Unmanaged.passRetained(object)
+        old.release()
+    }
 }
 
 /// An internal node: up to `fanout + 1` slots (one over the fanout, transiently, until the parent
@@ -62,24 +113,28 @@ final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
     }
 
     deinit {
-        withUnsafeMutablePointers { n, slots in _ = slots.deinitialize(count: n.pointee) }
+        withUnsafeMutablePointers { n, slots in
+            for i in 0..<n.pointee { slots[i].child.release() }
+        }
     }
 
     /// Base of the slots. Valid as long as the node is alive (storage is inline, never moves).
     @inline(__always)
     var slots: UnsafeMutablePointer<ExtentMapSlot> { withUnsafeMutablePointerToElements { $0 } }
 
-    /// Number of slots in use.
+    /// Number of slots in use. (Through the header's pointer: `ManagedBuffer.header` is a class
+    /// property with a dynamic exclusivity check on every access.)
     @inline(__always)
     var childCount: Int {
-        get { header }
-        set { header = newValue }
+        get { withUnsafeMutablePointerToHeader { $0.pointee } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee = newValue } }
     }
 
     /// A new node with the same slots (sharing, hence retaining, every child).
     func copy(capacity: Int) -> ExtentMapNode {
         let node = ExtentMapNode.make(capacity: capacity)
         node.slots.initialize(from: slots, count: childCount)
+        for i in 0..<childCount { _ = slots[i].child.retain() }
         node.childCount = childCount
         return node
     }
@@ -87,8 +142,13 @@ final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
     /// Index of the last slot whose key satisfies `isBefore` (keys are increasing), or 0.
     @inline(__always)
     func lastIndex(where isBefore: (UInt64) -> Bool) -> Int {
-        let s = slots
-        var lo = 0, hi = childCount   // answer = (number of keys satisfying isBefore) - 1
+        ExtentMapNode.lastIndex(slots, childCount, where: isBefore)
+    }
+
+    /// Index of the last of the `n` slots at `s` whose key satisfies `isBefore`, or 0.
+    @inline(__always)
+    static func lastIndex(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, where isBefore: (UInt64) -> Bool) -> Int {
+        var lo = 0, hi = n   // answer = (number of keys satisfying isBefore) - 1
         while lo < hi {
             let mid = (lo &+ hi) >> 1
             if isBefore(s[mid].key) { lo = mid &+ 1 } else { hi = mid }
@@ -107,7 +167,7 @@ final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
     func removeSlots(_ range: Range<Int>) {
         guard !range.isEmpty else { return }
         let s = slots
-        (s + range.lowerBound).deinitialize(count: range.count)
+        for i in range { s[i].child.release() }
         (s + range.lowerBound).moveInitialize(from: s + range.upperBound, count: childCount - range.upperBound)
         childCount -= range.count
     }
