@@ -33,7 +33,8 @@ extension ExtentMap {
         return bytes
     }
 
-    /// Nodes and leaves that `forEach(in: lba..<lba + 1)` touches: the same walk, counted. It
+    /// Nodes and leaves that `forEach(in: lba..<lba + 1)` touches: the general walk (whose first
+    /// descent the fast path of `forEach(in:)` repeats without recursion), counted. It
     /// depends only on this map's height and where `lba` falls, not on how many other maps share
     /// its nodes. For tests and measurements; `forEach` itself counts into a local.
     func lookupCost(_ lba: UInt64) -> Int {

@@ -105,8 +105,34 @@ struct ExtentMap: @unchecked Sendable {
     /// `.data`, sectorOffset adjusted; `.compressed` keeps its sectorOffset). Gaps are skipped.
     func forEach(in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
         guard !range.isEmpty, let root else { return }
+        // Fast path (a read usually ends in the leaf where it starts): descend without recursion.
+        let lower = range.lowerBound
+        var s = root.slots
+        var n = root.childCount
+        var h = height
+        while h > 1 {
+            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= lower }
+            s = slot.pointee.childSlots
+            n = slot.pointee.childSlotCount
+            h -= 1
+        }
+        let c = ExtentMapNode.lastIndex(s, n) { $0 <= lower }
+        let e = s[c].entries
+        let k = s[c].count
+        var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
+        while i < k {
+            let x = e[i]
+            if x.lba >= range.upperBound { return }
+            try body(x.clipped(to: range))
+            i &+= 1
+        }
+        // Past the leaf: done if the next leaf starts after the range, else the general walk from
+        // the end of this leaf (later entries start at or after it, so nothing is visited twice).
+        if c + 1 < n && s[c + 1].key >= range.upperBound { return }
+        let from = Swift.max(lower, k > 0 ? e[k - 1].end : lower)
+        guard from < range.upperBound else { return }
         var visited = 0
-        _ = try visit(root.slots, root.childCount, height, range, &visited) { try body($0); return true }
+        _ = try visit(root.slots, root.childCount, height, from..<range.upperBound, &visited) { try body($0); return true }
     }
 
     /// Visits every entry in lba order.
