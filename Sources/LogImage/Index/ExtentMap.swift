@@ -19,7 +19,8 @@
 
 /// `@unchecked Sendable` only because `ManagedBuffer` (the nodes' base class) is explicitly not
 /// Sendable: the map is a value type whose nodes are written only when this map holds the only
-/// reference to them (`isKnownUniquelyReferenced`); shared nodes are immutable.
+/// reference to them (`isKnownUniquelyReferenced` on the root, then on each child of a node already
+/// unique, whose slot owns one retain of it: see `ExtentMapSlot`); shared nodes are immutable.
 struct ExtentMap: @unchecked Sendable {
     /// Default entries per leaf.
     static let defaultLeafCapacity = 64
