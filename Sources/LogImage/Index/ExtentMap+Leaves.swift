@@ -34,11 +34,11 @@ extension ExtentMap {
         let s = node.slots
         let m = new.count
         let ci = node.lastIndex { $0 <= lo }
-        let cj = Swift.max(ci, node.lastIndex { $0 < hi })
+        let cj = lastChild(node, startingBefore: hi, from: ci)
         let c = s[ci].count
         let i = ExtentMap.firstIndex(s[ci].entries, c) { $0.lba < lo }
         if ci == cj {
-            let j = ExtentMap.firstIndex(s[ci].entries, c) { $0.lba < hi }
+            let j = i + ExtentMap.firstIndex(s[ci].entries + i, c - i) { $0.lba < hi }
             let r = j - i
             if c - r + m <= leafCapacity {
                 if r == 0 && m == 0 { return 0 }

@@ -19,7 +19,7 @@ extension ExtentMap {
         if h == 1 { return replaceInLeaves(node, lo, hi, new, rightmost: rightmost) }
         let s = node.slots
         let ci = node.lastIndex { $0 <= lo }
-        let cj = Swift.max(ci, node.lastIndex { $0 < hi })
+        let cj = lastChild(node, startingBefore: hi, from: ci)
         var delta = replace(in: uniqueChild(node, ci), height: h - 1, lo, hi, new,
                             rightmost: rightmost && ci == node.childCount - 1)
         s[ci].count += delta
@@ -37,6 +37,15 @@ extension ExtentMap {
         }
         fixChild(node, ci, height: h - 1)
         return delta
+    }
+
+    /// Index of the last child of `node` whose key is below `hi`, given that child `ci` holds the
+    /// start of the range (or ci itself): usually the range ends in child ci, so one comparison.
+    @inline(__always)
+    func lastChild(_ node: ExtentMapNode, startingBefore hi: UInt64, from ci: Int) -> Int {
+        let s = node.slots
+        guard ci + 1 < node.childCount && s[ci + 1].key < hi else { return ci }
+        return Swift.max(ci, node.lastIndex { $0 < hi })
     }
 
     /// Child `c` of `node` (an internal node), copied first if it is shared.
