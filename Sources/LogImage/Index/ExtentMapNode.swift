@@ -1,0 +1,180 @@
+// The two node types of the extent map's B+tree: leaves of entries and internal nodes of
+// children. Both are fixed-capacity, tail-allocated buffers. A node reachable from more than one
+// map (or more than once) is immutable; a map writes a node only while it holds the only
+// reference to it (`isKnownUniquelyReferenced`), and otherwise copies it first.
+
+/// Storage of one leaf: a fixed-capacity buffer of sorted, non-overlapping entries. The number
+/// of entries in use is kept in the parent's slot (`ExtentMapSlot.count`), so a search never
+/// waits for a load from the leaf before its first probe.
+final class ExtentMapLeaf: ManagedBuffer<Void, Extent> {
+    /// A new, empty leaf with room for `capacity` entries.
+    static func make(capacity: Int) -> ExtentMapLeaf {
+        let buffer = ExtentMapLeaf.create(minimumCapacity: capacity) { _ in () }
+        return unsafeDowncast(buffer, to: ExtentMapLeaf.self)
+    }
+
+    /// Base of the elements. Valid as long as the leaf is alive (storage is inline, never moves).
+    @inline(__always)
+    var elements: UnsafeMutablePointer<Extent> { withUnsafeMutablePointerToElements { $0 } }
+
+    /// A new leaf holding the first `count` entries of this one.
+    func copy(count: Int, capacity: Int) -> ExtentMapLeaf {
+        let leaf = ExtentMapLeaf.make(capacity: capacity)
+        leaf.elements.initialize(from: elements, count: count)
+        return leaf
+    }
+
+    /// Estimated heap bytes of a leaf of `capacity` entries: object header (16) + entries, plus
+    /// malloc's 8-byte chunk header, rounded to malloc's 16-byte granularity.
+    static func allocationSize(capacity: Int) -> Int {
+        (16 + capacity * MemoryLayout<Extent>.stride + 8 + 15) & ~15
+    }
+    // Extent is a trivial type: no deinitialization of the elements is needed.
+}
+
+/// One child of an internal node: the child's first lba (the search key), the number of entries
+/// in its subtree, and the child itself (an `ExtentMapNode` one level down, or an
+/// `ExtentMapLeaf` when the node is on the lowest internal level).
+///
+/// The child is held as an `Unmanaged` reference that owns one retain, managed by hand: a slot is
+/// created with `init(key:count:owning:)` (+1), moved between nodes bit for bit (no change),
+/// copied only by `ExtentMapNode.copy` (which retains every child), and released by
+/// `ExtentMapNode.removeSlots`, `deinit` and `setChild`. So a lookup reads children without
+/// retain/release traffic (`withUnsafeGuaranteedRef`), which would otherwise cost more than the
+/// search itself.
+struct ExtentMapSlot {
+    /// lba of the first entry of the subtree.
+    var key: UInt64
+    /// Number of entries in the subtree.
+    var count: Int
+    /// The child node or leaf (one retain owned by the slot).
+    var child: Unmanaged<AnyObject>
+
+    /// A slot owning a new retain of `object`.
+    init(key: UInt64, count: Int, owning object: AnyObject) {
+        self.key = key
+        self.count = count
+        self.child = Unmanaged.passRetained(object)
+    }
+
+    /// Entries of the child, which must be a leaf.
+    @inline(__always)
+    var entries: UnsafeMutablePointer<Extent> {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapLeaf.self).elements }
+    }
+
+    /// The child, which must be an internal node (a new strong reference).
+    @inline(__always)
+    var node: ExtentMapNode { unsafeDowncast(child.takeUnretainedValue(), to: ExtentMapNode.self) }
+
+    /// The child, which must be a leaf (a new strong reference).
+    @inline(__always)
+    var leaf: ExtentMapLeaf { unsafeDowncast(child.takeUnretainedValue(), to: ExtentMapLeaf.self) }
+
+    /// Slots of the child, which must be an internal node.
+    @inline(__always)
+    var childSlots: UnsafeMutablePointer<ExtentMapSlot> {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapNode.self).slots }
+    }
+
+    /// Number of slots of the child, which must be an internal node.
+    @inline(__always)
+    var childSlotCount: Int {
+        child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapNode.self).childCount }
+    }
+
+    /// Whether this slot holds the only reference to its child, which is a `T`.
+    @inline(__always)
+    mutating func isUnique<T: AnyObject>(as type: T.Type) -> Bool {
+        // The slot's retain is a strong reference in all but type: `Unmanaged<AnyObject>` is one
+        // object pointer, so the check reads it in place, with no retain. Read as the child's own
+        // class: on an `AnyObject` existential `isKnownUniquelyReferenced` is always false.
+        withUnsafeMutablePointer(to: &child) { p in
+            p.withMemoryRebound(to: T.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
+        }
+    }
+
+    /// Makes `object` the child, releasing the previous one.
+    @inline(__always)
+    mutating func setChild(_ object: AnyObject) {
+        let old = child
+        child = Unmanaged.passRetained(object)
+        old.release()
+    }
+}
+
+/// An internal node: up to `fanout + 1` slots (one over the fanout, transiently, until the parent
+/// splits it), sorted by key. The header is the number of slots in use.
+final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
+    /// A new node with no children and room for `capacity` slots.
+    static func make(capacity: Int) -> ExtentMapNode {
+        let buffer = ExtentMapNode.create(minimumCapacity: capacity) { _ in 0 }
+        return unsafeDowncast(buffer, to: ExtentMapNode.self)
+    }
+
+    deinit {
+        withUnsafeMutablePointers { n, slots in
+            for i in 0..<n.pointee { slots[i].child.release() }
+        }
+    }
+
+    /// Base of the slots. Valid as long as the node is alive (storage is inline, never moves).
+    @inline(__always)
+    var slots: UnsafeMutablePointer<ExtentMapSlot> { withUnsafeMutablePointerToElements { $0 } }
+
+    /// Number of slots in use. (Through the header's pointer: `ManagedBuffer.header` is a class
+    /// property with a dynamic exclusivity check on every access.)
+    @inline(__always)
+    var childCount: Int {
+        get { withUnsafeMutablePointerToHeader { $0.pointee } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee = newValue } }
+    }
+
+    /// A new node with the same slots (sharing, hence retaining, every child).
+    func copy(capacity: Int) -> ExtentMapNode {
+        let node = ExtentMapNode.make(capacity: capacity)
+        node.slots.initialize(from: slots, count: childCount)
+        for i in 0..<childCount { _ = slots[i].child.retain() }
+        node.childCount = childCount
+        return node
+    }
+
+    /// Index of the last slot whose key satisfies `isBefore` (keys are increasing), or 0.
+    @inline(__always)
+    func lastIndex(where isBefore: (UInt64) -> Bool) -> Int {
+        ExtentMapNode.lastIndex(slots, childCount, where: isBefore)
+    }
+
+    /// Index of the last of the `n` slots at `s` whose key satisfies `isBefore`, or 0.
+    @inline(__always)
+    static func lastIndex(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, where isBefore: (UInt64) -> Bool) -> Int {
+        var lo = 0, hi = n   // answer = (number of keys satisfying isBefore) - 1
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if isBefore(s[mid].key) { lo = mid &+ 1 } else { hi = mid }
+        }
+        return Swift.max(lo - 1, 0)
+    }
+
+    /// Opens a gap of `k` slots at `i` (the caller initializes them).
+    func openGap(at i: Int, count k: Int) {
+        let s = slots
+        (s + i + k).moveInitialize(from: s + i, count: childCount - i)
+        childCount += k
+    }
+
+    /// Removes the slots in `range` (releasing their children).
+    func removeSlots(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let s = slots
+        for i in range { s[i].child.release() }
+        (s + range.lowerBound).moveInitialize(from: s + range.upperBound, count: childCount - range.upperBound)
+        childCount -= range.count
+    }
+
+    /// Estimated heap bytes of a node of `capacity` slots: object header (16) + slot count (8) +
+    /// slots, plus malloc's 8-byte chunk header, rounded to malloc's 16-byte granularity.
+    static func allocationSize(capacity: Int) -> Int {
+        (16 + 8 + capacity * MemoryLayout<ExtentMapSlot>.stride + 8 + 15) & ~15
+    }
+}
