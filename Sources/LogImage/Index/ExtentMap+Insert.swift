@@ -57,14 +57,14 @@ extension ExtentMap {
         var n = root.childCount
         var h = height
         while h > 1 {
-            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= e.lba }
-            s = slot.pointee.childSlots
-            n = slot.pointee.childSlotCount
+            let slot = s[s.lastIndex(n) { $0 <= e.lba }]
+            s = slot.childSlots
+            n = slot.childSlotCount
             h -= 1
         }
-        let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= e.lba }
-        let x = slot.pointee.entries
-        let k = slot.pointee.count
+        let slot = s[s.lastIndex(n) { $0 <= e.lba }]
+        let x = slot.entries
+        let k = slot.count
         let i = ExtentMap.firstIndex(x, k) { $0.end <= e.lba }
         guard i < k else {   // past this leaf: the general lookups
             return (firstEntry(endingAfter: e.lba), nil, nil, false, nil, false)
@@ -111,7 +111,7 @@ extension ExtentMap {
             let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
             leaf.elements.initialize(from: new.baseAddress!, count: new.count)
             let node = ExtentMapNode.make(capacity: nodeCapacity)
-            node.slots.initialize(to: ExtentMapSlot(key: new[0].lba, count: new.count, owning: leaf))
+            node.slots.initialize(0, to: ExtentMapSlot(key: new[0].lba, count: new.count, owning: leaf))
             node.childCount = 1
             root = node
             height = 1
@@ -125,8 +125,8 @@ extension ExtentMap {
         if node.childCount > fanout {
             let sibling = split(node)
             let top = ExtentMapNode.make(capacity: nodeCapacity)
-            top.slots.initialize(to: slot(for: node, height: height))
-            (top.slots + 1).initialize(to: slot(for: sibling, height: height))
+            top.slots.initialize(0, to: slot(for: node, height: height))
+            top.slots.initialize(1, to: slot(for: sibling, height: height))
             top.childCount = 2
             root = top
             height += 1

@@ -107,7 +107,7 @@ extension ExtentMap {
             let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
             leaf.elements.initialize(from: new.baseAddress!, count: k)
             node.openGap(at: n, count: 1)
-            (s + n).initialize(to: ExtentMapSlot(key: new[0].lba, count: k, owning: leaf))
+            s.initialize(n, to: ExtentMapSlot(key: new[0].lba, count: k, owning: leaf))
             return
         }
         let freeLeft = l > 0 ? leafCapacity - s[l - 1].count : -1
@@ -171,7 +171,7 @@ extension ExtentMap {
                 let extra = target - groupCount
                 node.openGap(at: end, count: extra)
                 for j in end..<(end + extra) {
-                    (s + j).initialize(to: ExtentMapSlot(key: 0, count: 0, owning: ExtentMapLeaf.make(capacity: leafCapacity)))
+                    s.initialize(j, to: ExtentMapSlot(key: 0, count: 0, owning: ExtentMapLeaf.make(capacity: leafCapacity)))
                 }
             } else if target < groupCount {
                 node.removeSlots((first + target)..<end)

@@ -81,7 +81,7 @@ extension ExtentMap {
         let n = node.childCount
         let half = n / 2
         let sibling = ExtentMapNode.make(capacity: nodeCapacity)
-        sibling.slots.moveInitialize(from: node.slots + half, count: n - half)
+        sibling.slots.move(0, from: node.slots, half, count: n - half)
         sibling.childCount = n - half
         node.childCount = half
         return sibling
@@ -101,7 +101,7 @@ extension ExtentMap {
         } else if k > fanout {
             let sibling = split(child)
             node.openGap(at: c + 1, count: 1)
-            (s + c + 1).initialize(to: slot(for: sibling, height: childHeight))
+            s.initialize(c + 1, to: slot(for: sibling, height: childHeight))
             s[c].count -= s[c + 1].count
         } else if k < minimumFanout && node.childCount > 1 {
             let l = c == 0 ? 0 : (c == node.childCount - 1 ? c - 1
@@ -118,7 +118,7 @@ extension ExtentMap {
         let b = uniqueChild(node, l + 1)
         let na = a.childCount, nb = b.childCount
         if na + nb <= fanout {
-            (a.slots + na).moveInitialize(from: b.slots, count: nb)
+            a.slots.move(na, from: b.slots, 0, count: nb)
             a.childCount = na + nb
             b.childCount = 0
             s[l].count += s[l + 1].count
@@ -130,13 +130,13 @@ extension ExtentMap {
         if na > target {   // move a's tail to b's front
             let k = na - target
             b.openGap(at: 0, count: k)
-            b.slots.moveInitialize(from: a.slots + target, count: k)
+            b.slots.move(0, from: a.slots, target, count: k)
             a.childCount = target
         } else {           // move b's head to a's tail
             let k = target - na
-            (a.slots + na).moveInitialize(from: b.slots, count: k)
+            a.slots.move(na, from: b.slots, 0, count: k)
             a.childCount = target
-            b.slots.moveInitialize(from: b.slots + k, count: nb - k)
+            b.slots.move(0, from: b.slots, k, count: nb - k)
             b.childCount = nb - k
         }
         let total = s[l].count + s[l + 1].count

@@ -83,7 +83,7 @@ package struct ExtentMap: @unchecked Sendable {
             while start < level.count {
                 let n = Swift.min(fanout, level.count - start)
                 let node = ExtentMapNode.make(capacity: nodeCapacity)
-                level.withUnsafeBufferPointer { node.slots.initialize(from: $0.baseAddress! + start, count: n) }
+                for j in 0..<n { node.slots.initialize(j, to: level[start + j]) }
                 node.childCount = n
                 var total = 0
                 for j in start..<(start + n) { total += level[j].count }
@@ -112,12 +112,12 @@ package struct ExtentMap: @unchecked Sendable {
         var n = root.childCount
         var h = height
         while h > 1 {
-            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 <= lower }
-            s = slot.pointee.childSlots
-            n = slot.pointee.childSlotCount
+            let slot = s[s.lastIndex(n) { $0 <= lower }]
+            s = slot.childSlots
+            n = slot.childSlotCount
             h -= 1
         }
-        let c = ExtentMapNode.lastIndex(s, n) { $0 <= lower }
+        let c = s.lastIndex(n) { $0 <= lower }
         let e = s[c].entries
         let k = s[c].count
         var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
@@ -142,7 +142,7 @@ package struct ExtentMap: @unchecked Sendable {
         try visitAll(root.slots, root.childCount, height, body)
     }
 
-    private func visitAll(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, _ h: Int,
+    private func visitAll(_ s: ExtentMapSlots, _ n: Int, _ h: Int,
                           _ body: (Extent) throws -> Void) rethrows {
         for c in 0..<n {
             if h == 1 {
@@ -158,11 +158,11 @@ package struct ExtentMap: @unchecked Sendable {
     /// `s[0..<n]` (at height `h`) that overlap `range`, clipped, while `body` returns true;
     /// returns false once it stopped. Adds the number of nodes and leaves it touched to `visited`
     /// (for `lookupCost`).
-    func visit(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, _ h: Int, _ range: Range<UInt64>,
+    func visit(_ s: ExtentMapSlots, _ n: Int, _ h: Int, _ range: Range<UInt64>,
                _ visited: inout Int, _ body: (Extent) throws -> Bool) rethrows -> Bool {
         visited &+= 1
         let lower = range.lowerBound
-        var c = ExtentMapNode.lastIndex(s, n) { $0 <= lower }
+        var c = s.lastIndex(n) { $0 <= lower }
         while c < n && s[c].key < range.upperBound {
             if h == 1 {
                 visited &+= 1
@@ -204,13 +204,13 @@ package struct ExtentMap: @unchecked Sendable {
         var n = root.childCount
         var h = height
         while true {
-            let slot = s + ExtentMapNode.lastIndex(s, n) { $0 < lba }
+            let slot = s[s.lastIndex(n) { $0 < lba }]
             if h == 1 {
-                let e = slot.pointee.entries
-                return e[ExtentMap.firstIndex(e, slot.pointee.count) { $0.lba < lba } - 1]   // >= 0: e[0].lba < lba
+                let e = slot.entries
+                return e[ExtentMap.firstIndex(e, slot.count) { $0.lba < lba } - 1]   // >= 0: e[0].lba < lba
             }
-            s = slot.pointee.childSlots
-            n = slot.pointee.childSlotCount
+            s = slot.childSlots
+            n = slot.childSlotCount
             h -= 1
         }
     }
@@ -234,25 +234,25 @@ package struct ExtentMap: @unchecked Sendable {
         var s = root.slots
         var n = root.childCount
         var h = height
-        var next: UnsafeMutablePointer<ExtentMapSlot>? = nil   // the subtree after this one
+        var next: ExtentMapSlotRef? = nil   // the subtree after this one
         var nextHeight = 0
         while true {
-            let c = ExtentMapNode.lastIndex(s, n, where: keyBefore)
-            if c + 1 < n { next = s + c + 1; nextHeight = h - 1 }
-            let slot = s + c
+            let c = s.lastIndex(n, where: keyBefore)
+            if c + 1 < n { next = s[c + 1]; nextHeight = h - 1 }
+            let slot = s[c]
             if h == 1 {
-                let e = slot.pointee.entries
-                let i = ExtentMap.firstIndex(e, slot.pointee.count, isBefore)
-                if i < slot.pointee.count { return e[i] }
+                let e = slot.entries
+                let i = ExtentMap.firstIndex(e, slot.count, isBefore)
+                if i < slot.count { return e[i] }
                 guard var o = next else { return nil }
                 while nextHeight > 0 {   // its first entry
-                    o = o.pointee.childSlots
+                    o = o.childSlots[0]
                     nextHeight -= 1
                 }
-                return o.pointee.entries[0]
+                return o.entries[0]
             }
-            s = slot.pointee.childSlots
-            n = slot.pointee.childSlotCount
+            s = slot.childSlots
+            n = slot.childSlotCount
             h -= 1
         }
     }

@@ -32,9 +32,10 @@ final class ExtentMapLeaf: ManagedBuffer<Void, Extent> {
     // Extent is a trivial type: no deinitialization of the elements is needed.
 }
 
-/// One child of an internal node: the child's first lba (the search key), the number of entries
-/// in its subtree, and the child itself (an `ExtentMapNode` one level down, or an
-/// `ExtentMapLeaf` when the node is on the lowest internal level).
+/// One child of an internal node, as a value: the child's first lba (the search key), the number
+/// of entries in its subtree, and the child itself (an `ExtentMapNode` one level down, or an
+/// `ExtentMapLeaf` when the node is on the lowest internal level). Used to build slots; a node
+/// stores the three fields in three separate arrays (see `ExtentMapSlots`).
 ///
 /// The child is held as an `Unmanaged` reference that owns one retain, managed by hand: a slot is
 /// created with `init(key:count:owning:)` (+1), moved between nodes bit for bit (no change),
@@ -56,6 +57,69 @@ struct ExtentMapSlot {
         self.count = count
         self.child = Unmanaged.passRetained(object)
     }
+}
+
+/// The slots of an internal node, stored as three arrays: the keys (contiguous, so a search
+/// touches few cache lines), the counts and the children. A view: valid while the node is alive.
+struct ExtentMapSlots {
+    let keys: UnsafeMutablePointer<UInt64>
+    let counts: UnsafeMutablePointer<Int>
+    let children: UnsafeMutablePointer<Unmanaged<AnyObject>>
+
+    @inline(__always)
+    subscript(i: Int) -> ExtentMapSlotRef { ExtentMapSlotRef(s: self, i: i) }
+
+    /// Initializes slot `i` (uninitialized) to `slot`.
+    @inline(__always)
+    func initialize(_ i: Int, to slot: ExtentMapSlot) {
+        keys[i] = slot.key
+        counts[i] = slot.count
+        children[i] = slot.child
+    }
+
+    /// Moves `k` slots from `other` at `j` to `self` at `i` (the ranges may overlap).
+    @inline(__always)
+    func move(_ i: Int, from other: ExtentMapSlots, _ j: Int, count k: Int) {
+        guard k > 0 else { return }
+        (keys + i).moveInitialize(from: other.keys + j, count: k)
+        (counts + i).moveInitialize(from: other.counts + j, count: k)
+        (children + i).moveInitialize(from: other.children + j, count: k)
+    }
+
+    /// Index of the last of the first `n` keys that satisfies `isBefore` (keys are increasing),
+    /// or 0. Branch-free binary search over the contiguous keys.
+    @inline(__always)
+    func lastIndex(_ n: Int, where isBefore: (UInt64) -> Bool) -> Int {
+        var base = 0, len = n   // answer = (number of keys satisfying isBefore) - 1
+        while len > 1 {
+            let half = len >> 1
+            base = isBefore(keys[base &+ half]) ? base &+ half : base
+            len &-= half
+        }
+        return base
+    }
+}
+
+/// Slot `i` of an internal node (see `ExtentMapSlots`): its fields read and write the node.
+struct ExtentMapSlotRef {
+    let s: ExtentMapSlots
+    let i: Int
+
+    /// lba of the first entry of the subtree.
+    var key: UInt64 {
+        @inline(__always) get { s.keys[i] }
+        @inline(__always) nonmutating set { s.keys[i] = newValue }
+    }
+    /// Number of entries in the subtree.
+    var count: Int {
+        @inline(__always) get { s.counts[i] }
+        @inline(__always) nonmutating set { s.counts[i] = newValue }
+    }
+    /// The child node or leaf (one retain owned by the slot).
+    var child: Unmanaged<AnyObject> {
+        @inline(__always) get { s.children[i] }
+        @inline(__always) nonmutating set { s.children[i] = newValue }
+    }
 
     /// Entries of the child, which must be a leaf.
     @inline(__always)
@@ -73,7 +137,7 @@ struct ExtentMapSlot {
 
     /// Slots of the child, which must be an internal node.
     @inline(__always)
-    var childSlots: UnsafeMutablePointer<ExtentMapSlot> {
+    var childSlots: ExtentMapSlots {
         child._withUnsafeGuaranteedRef { unsafeDowncast($0, to: ExtentMapNode.self).slots }
     }
 
@@ -85,81 +149,89 @@ struct ExtentMapSlot {
 
     /// Whether this slot holds the only reference to its child, which is a `T`.
     @inline(__always)
-    mutating func isUnique<T: AnyObject>(as type: T.Type) -> Bool {
+    func isUnique<T: AnyObject>(as type: T.Type) -> Bool {
         // The slot's retain is a strong reference in all but type: `Unmanaged<AnyObject>` is one
         // object pointer, so the check reads it in place, with no retain. Read as the child's own
         // class: on an `AnyObject` existential `isKnownUniquelyReferenced` is always false.
-        withUnsafeMutablePointer(to: &child) { p in
-            p.withMemoryRebound(to: T.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
+        UnsafeMutableRawPointer(s.children + i).withMemoryRebound(to: T.self, capacity: 1) {
+            isKnownUniquelyReferenced(&$0.pointee)
         }
     }
 
     /// Makes `object` the child, releasing the previous one.
     @inline(__always)
-    mutating func setChild(_ object: AnyObject) {
+    func setChild(_ object: AnyObject) {
         let old = child
         child = Unmanaged.passRetained(object)
         old.release()
     }
 }
 
+/// Header of an internal node: slots in use and room.
+struct ExtentMapNodeHeader {
+    var count: Int
+    let capacity: Int
+}
+
 /// An internal node: up to `fanout + 1` slots (one over the fanout, transiently, until the parent
-/// splits it), sorted by key. The header is the number of slots in use.
-final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
+/// splits it), sorted by key. The tail holds `capacity` keys, then `capacity` counts, then
+/// `capacity` children.
+final class ExtentMapNode: ManagedBuffer<ExtentMapNodeHeader, UInt64> {
     /// A new node with no children and room for `capacity` slots.
     static func make(capacity: Int) -> ExtentMapNode {
-        let buffer = ExtentMapNode.create(minimumCapacity: capacity) { _ in 0 }
+        let buffer = ExtentMapNode.create(minimumCapacity: 3 * capacity) { _ in
+            ExtentMapNodeHeader(count: 0, capacity: capacity)
+        }
         return unsafeDowncast(buffer, to: ExtentMapNode.self)
     }
 
     deinit {
-        withUnsafeMutablePointers { n, slots in
-            for i in 0..<n.pointee { slots[i].child.release() }
-        }
+        let s = slots
+        for i in 0..<childCount { s.children[i].release() }
     }
 
-    /// Base of the slots. Valid as long as the node is alive (storage is inline, never moves).
+    /// The slots. Valid as long as the node is alive (storage is inline, never moves).
     @inline(__always)
-    var slots: UnsafeMutablePointer<ExtentMapSlot> { withUnsafeMutablePointerToElements { $0 } }
+    var slots: ExtentMapSlots {
+        withUnsafeMutablePointers { h, base in
+            let cap = h.pointee.capacity
+            let raw = UnsafeMutableRawPointer(base)
+            return ExtentMapSlots(keys: base,
+                                  counts: (raw + 8 * cap).assumingMemoryBound(to: Int.self),
+                                  children: (raw + 16 * cap).assumingMemoryBound(to: Unmanaged<AnyObject>.self))
+        }
+    }
 
     /// Number of slots in use. (Through the header's pointer: `ManagedBuffer.header` is a class
     /// property with a dynamic exclusivity check on every access.)
     @inline(__always)
     var childCount: Int {
-        get { withUnsafeMutablePointerToHeader { $0.pointee } }
-        set { withUnsafeMutablePointerToHeader { $0.pointee = newValue } }
+        get { withUnsafeMutablePointerToHeader { $0.pointee.count } }
+        set { withUnsafeMutablePointerToHeader { $0.pointee.count = newValue } }
     }
 
     /// A new node with the same slots (sharing, hence retaining, every child).
     func copy(capacity: Int) -> ExtentMapNode {
         let node = ExtentMapNode.make(capacity: capacity)
-        node.slots.initialize(from: slots, count: childCount)
-        for i in 0..<childCount { _ = slots[i].child.retain() }
-        node.childCount = childCount
+        let n = childCount, s = slots, d = node.slots
+        d.keys.initialize(from: s.keys, count: n)
+        d.counts.initialize(from: s.counts, count: n)
+        d.children.initialize(from: s.children, count: n)
+        for i in 0..<n { _ = s.children[i].retain() }
+        node.childCount = n
         return node
     }
 
     /// Index of the last slot whose key satisfies `isBefore` (keys are increasing), or 0.
     @inline(__always)
     func lastIndex(where isBefore: (UInt64) -> Bool) -> Int {
-        ExtentMapNode.lastIndex(slots, childCount, where: isBefore)
-    }
-
-    /// Index of the last of the `n` slots at `s` whose key satisfies `isBefore`, or 0.
-    @inline(__always)
-    static func lastIndex(_ s: UnsafeMutablePointer<ExtentMapSlot>, _ n: Int, where isBefore: (UInt64) -> Bool) -> Int {
-        var lo = 0, hi = n   // answer = (number of keys satisfying isBefore) - 1
-        while lo < hi {
-            let mid = (lo &+ hi) >> 1
-            if isBefore(s[mid].key) { lo = mid &+ 1 } else { hi = mid }
-        }
-        return Swift.max(lo - 1, 0)
+        slots.lastIndex(childCount, where: isBefore)
     }
 
     /// Opens a gap of `k` slots at `i` (the caller initializes them).
     func openGap(at i: Int, count k: Int) {
         let s = slots
-        (s + i + k).moveInitialize(from: s + i, count: childCount - i)
+        s.move(i + k, from: s, i, count: childCount - i)
         childCount += k
     }
 
@@ -167,14 +239,15 @@ final class ExtentMapNode: ManagedBuffer<Int, ExtentMapSlot> {
     func removeSlots(_ range: Range<Int>) {
         guard !range.isEmpty else { return }
         let s = slots
-        for i in range { s[i].child.release() }
-        (s + range.lowerBound).moveInitialize(from: s + range.upperBound, count: childCount - range.upperBound)
+        for i in range { s.children[i].release() }
+        s.move(range.lowerBound, from: s, range.upperBound, count: childCount - range.upperBound)
         childCount -= range.count
     }
 
-    /// Estimated heap bytes of a node of `capacity` slots: object header (16) + slot count (8) +
-    /// slots, plus malloc's 8-byte chunk header, rounded to malloc's 16-byte granularity.
+    /// Estimated heap bytes of a node of `capacity` slots: object header (16) + slot count and
+    /// capacity (16) + slots (24 bytes each), plus malloc's 8-byte chunk header, rounded to
+    /// malloc's 16-byte granularity.
     static func allocationSize(capacity: Int) -> Int {
-        (16 + 8 + capacity * MemoryLayout<ExtentMapSlot>.stride + 8 + 15) & ~15
+        (16 + 16 + capacity * 24 + 8 + 15) & ~15
     }
 }
