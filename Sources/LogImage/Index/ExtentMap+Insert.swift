@@ -56,18 +56,34 @@ extension ExtentMap {
         var s = root.slots
         var n = root.childCount
         var h = height
-        while h > 1 {
-            let slot = s[s.lastIndex(n) { $0 <= e.lba }]
-            s = slot.childSlots
+        var next: ExtentMapSlotRef? = nil   // the subtree after the leaf, if any
+        var nextHeight = 0
+        var c = 0
+        while true {
+            c = s.lastIndex(n) { $0 <= e.lba }
+            if c + 1 < n { next = s[c + 1]; nextHeight = h - 1 }
+            if h == 1 { break }
+            let slot = s[c]
             n = slot.childSlotCount
+            s = slot.childSlots
             h -= 1
         }
-        let slot = s[s.lastIndex(n) { $0 <= e.lba }]
-        let x = slot.entries
-        let k = slot.count
+        let x = s[c].entries
+        let k = s[c].count
         let i = ExtentMap.firstIndex(x, k) { $0.end <= e.lba }
-        guard i < k else {   // past this leaf: the general lookups
-            return (firstEntry(endingAfter: e.lba), nil, nil, false, nil, false)
+        guard i < k else {
+            // Every entry of the leaf ends at or before e.lba: x[k - 1] is the last one starting
+            // before e.lba, and the first ending after it is the first entry of the next subtree
+            // (which starts after e.lba), or none.
+            let before: Extent? = k > 0 ? x[k - 1] : nil
+            guard var o = next else { return (nil, nil, before, k > 0, nil, true) }
+            while nextHeight > 0 {
+                o = o.childSlots[0]
+                nextHeight -= 1
+            }
+            let first = o.entries[0]
+            // If it starts at or after e.end it is also the first entry starting there.
+            return (first, nil, before, k > 0, first, first.lba >= e.end)
         }
         let first = x[i]
         // Entries before i end at or before e.lba, so x[i - 1] is the last starting before e.lba
