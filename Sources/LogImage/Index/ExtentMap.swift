@@ -111,13 +111,17 @@ package struct ExtentMap: @unchecked Sendable {
         var s = root.slots
         var n = root.childCount
         var h = height
+        var nextKey = UInt64.max   // first lba of the subtree after the leaf (max: none)
         while h > 1 {
-            let slot = s[s.lastIndex(n) { $0 <= lower }]
+            let c = s.lastIndex(n) { $0 <= lower }
+            if c + 1 < n { nextKey = s[c + 1].key }
+            let slot = s[c]
             s = slot.childSlots
             n = slot.childSlotCount
             h -= 1
         }
         let c = s.lastIndex(n) { $0 <= lower }
+        if c + 1 < n { nextKey = s[c + 1].key }
         let e = s[c].entries
         let k = s[c].count
         var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
@@ -127,9 +131,10 @@ package struct ExtentMap: @unchecked Sendable {
             try body(x.clipped(to: range))
             i &+= 1
         }
-        // Past the leaf: done if the next leaf starts after the range, else the general walk from
+        // Past the leaf: done if the next subtree (none: max) starts at or after the range's end,
+        // which is the usual case even for a read in a gap at the end of a leaf; else the general walk from
         // the end of this leaf (later entries start at or after it, so nothing is visited twice).
-        if c + 1 < n && s[c + 1].key >= range.upperBound { return }
+        if nextKey >= range.upperBound { return }
         let from = Swift.max(lower, k > 0 ? e[k - 1].end : lower)
         guard from < range.upperBound else { return }
         var visited = 0
