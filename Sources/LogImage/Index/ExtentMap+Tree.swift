@@ -20,14 +20,20 @@ extension ExtentMap {
         let s = node.slots
         let ci = node.lastIndex { $0 <= lo }
         let cj = lastChild(node, startingBefore: hi, from: ci)
-        var delta = replace(in: uniqueChild(node, ci), height: h - 1, lo, hi, new,
-                            rightmost: rightmost && ci == node.childCount - 1)
+        makeChildUnique(node, ci)
+        var delta = s[ci].child._withUnsafeGuaranteedRef {
+            replace(in: unsafeDowncast($0, to: ExtentMapNode.self), height: h - 1, lo, hi, new,
+                    rightmost: rightmost && ci == node.childCount - 1)
+        }
         s[ci].count += delta
         refreshKey(node, ci, height: h - 1)
         if cj > ci {
             // The children between are wholly inside [lo, hi); the last one loses its head.
-            let d = replace(in: uniqueChild(node, cj), height: h - 1, lo, hi,
-                            UnsafeBufferPointer(start: nil, count: 0), rightmost: rightmost && cj == node.childCount - 1)
+            makeChildUnique(node, cj)
+            let d = s[cj].child._withUnsafeGuaranteedRef {
+                replace(in: unsafeDowncast($0, to: ExtentMapNode.self), height: h - 1, lo, hi,
+                        UnsafeBufferPointer(start: nil, count: 0), rightmost: rightmost && cj == node.childCount - 1)
+            }
             s[cj].count += d
             refreshKey(node, cj, height: h - 1)
             delta += d
@@ -48,12 +54,18 @@ extension ExtentMap {
         return Swift.max(ci, node.lastIndex { $0 < hi })
     }
 
+    /// Copies child `c` of `node` (an internal node) if it is shared.
+    @inline(__always)
+    func makeChildUnique(_ node: ExtentMapNode, _ c: Int) {
+        let s = node.slots
+        if !s[c].isUnique(as: ExtentMapNode.self) { s[c].setChild(s[c].node.copy(capacity: nodeCapacity)) }
+    }
+
     /// Child `c` of `node` (an internal node), copied first if it is shared.
     @inline(__always)
     func uniqueChild(_ node: ExtentMapNode, _ c: Int) -> ExtentMapNode {
-        let s = node.slots
-        if !s[c].isUnique(as: ExtentMapNode.self) { s[c].setChild(s[c].node.copy(capacity: nodeCapacity)) }
-        return s[c].node
+        makeChildUnique(node, c)
+        return node.slots[c].node
     }
 
     /// Sets the key of slot `c` to its child's first lba (unless the child is empty).
@@ -90,11 +102,17 @@ extension ExtentMap {
     /// After a change below slot `c` of `node`: removes the child if empty, splits it if it has
     /// more than `fanout` children, and merges it with (or evens it out against) a sibling if it
     /// has fewer than `minimumFanout`. Children at `childHeight` 0 are leaves, fixed elsewhere.
+    @inline(__always)
     func fixChild(_ node: ExtentMapNode, _ c: Int, height childHeight: Int) {
         guard c < node.childCount, childHeight >= 1 else { return }
-        let s = node.slots
-        let k = s[c].childSlotCount
+        let k = node.slots[c].childSlotCount
         if k >= minimumFanout && k <= fanout { return }   // the usual case: nothing to do
+        resizeChild(node, c, height: childHeight, k)
+    }
+
+    /// `fixChild` for a child with `k` children, too few or too many.
+    private func resizeChild(_ node: ExtentMapNode, _ c: Int, height childHeight: Int, _ k: Int) {
+        let s = node.slots
         let child = s[c].node
         if k == 0 {
             node.removeSlots(c..<(c + 1))
