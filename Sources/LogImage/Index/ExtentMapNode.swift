@@ -93,7 +93,9 @@ struct ExtentMapSlots {
         var base = 0, len = n   // answer = (number of keys satisfying isBefore) - 1
         while len > 1 {
             let half = len >> 1
-            base = isBefore(keys[base &+ half]) ? base &+ half : base
+            // base += half if the probe is before, as a mask rather than a branch.
+            let before = Int(truncatingIfNeeded: unsafeBitCast(isBefore(keys[base &+ half]), to: UInt8.self))
+            base &+= half & (0 &- before)
             len &-= half
         }
         return base
