@@ -38,7 +38,10 @@ extension ExtentMap {
         let c = s[ci].count
         let i = ExtentMap.firstIndex(s[ci].entries, c) { $0.lba < lo }
         if ci == cj {
-            let j = i + ExtentMap.firstIndex(s[ci].entries + i, c - i) { $0.lba < hi }
+            // A write usually replaces 0-2 entries (at most the leaf): scan rather than search.
+            let x = s[ci].entries
+            var j = i
+            while j < c && x[j].lba < hi { j &+= 1 }
             let r = j - i
             if c - r + m <= leafCapacity {
                 if r == 0 && m == 0 { return 0 }
