@@ -25,7 +25,7 @@ package struct ExtentMap: @unchecked Sendable {
     /// Default entries per leaf.
     package static let defaultLeafCapacity = 64
     /// Default children per internal node.
-    static let defaultFanout = 32
+    static let defaultFanout = 64
 
     // Implementation state, internal only so that the ExtentMap+*.swift files (and the tests) can
     // reach it: other code must use the methods.
