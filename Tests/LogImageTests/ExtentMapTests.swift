@@ -189,30 +189,30 @@ final class ExtentMapTests: XCTestCase {
             data(390, 5, seq: 40, seg: 1, off: 3900),
         ])
         XCTAssertEqual(map.count, 7)
-        XCTAssertLessThanOrEqual(map.leaves.count, 3)  // emptied leaves were dropped or merged
+        XCTAssertLessThanOrEqual(map.leafCount, 3)  // emptied leaves were dropped or merged
         // One trim over everything leaves one entry in one leaf.
         map.insert(trim(0, 1000, seq: 101))
         map._checkInvariants()
         XCTAssertEqual(entries(map), [trim(0, 1000, seq: 101)])
-        XCTAssertEqual(map.leaves.count, 1)
+        XCTAssertEqual(map.leafCount, 1)
     }
 
     func testShrunkLeavesAreMergedOrRebalanced() {
         // 10 full leaves of 16 entries at lba 10 * i.
         let sorted = (0..<160 as Range<UInt64>).map { data($0 * 10, 5, seq: $0 + 1, seg: 1, off: UInt32($0 * 10)) }
         var map = ExtentMap(sorted: sorted, leafCapacity: 16)
-        XCTAssertEqual(map.leaves.count, 10)
+        XCTAssertEqual(map.leafCount, 10)
         // Inside leaf 1 (entries 16 ... 31): one entry replaces 14, leaving 3 in the leaf.
         map.insert(trim(170, 135, seq: 1000))
         map._checkInvariants()
         XCTAssertEqual(map.count, 160 - 14 + 1)
-        XCTAssertTrue(map.counts.allSatisfy { $0 >= 4 }, "\(map.counts)")
+        XCTAssertTrue(map.leafFills.allSatisfy { $0 >= 4 }, "\(map.leafFills)")
         // Across leaves 3 ... 6: leaves entirely covered go, the cut ones are merged or rebalanced.
         map.insert(zero(485, 500, seq: 1001))
         map._checkInvariants()
-        XCTAssertTrue(map.counts.allSatisfy { $0 >= 4 }, "\(map.counts)")
-        let total = map.counts.reduce(0, +)
-        XCTAssertLessThanOrEqual(map.leaves.count, (total + 15) / 16 + 3)
+        XCTAssertTrue(map.leafFills.allSatisfy { $0 >= 4 }, "\(map.leafFills)")
+        let total = map.leafFills.reduce(0, +)
+        XCTAssertLessThanOrEqual(map.leafCount, (total + 15) / 16 + 3)
     }
 
     // MARK: Merging
@@ -368,9 +368,10 @@ final class ExtentMapTests: XCTestCase {
     // MARK: Randomized differential test
 
     private func runDifferential(seed: UInt64, leafCapacity: Int, space: UInt64, ops: Int,
-                                 maxLength: UInt64, exactSeqs: Bool, fullCheckEvery: Int, bulkStart: Bool = false) {
+                                 maxLength: UInt64, exactSeqs: Bool, fullCheckEvery: Int, bulkStart: Bool = false,
+                                 fanout: Int = ExtentMap.defaultFanout) {
         var rng = SplitMix64(state: seed)
-        var map = ExtentMap(leafCapacity: leafCapacity)
+        var map = ExtentMap(leafCapacity: leafCapacity, fanout: fanout)
         var model: [UInt64: SectorState] = [:]
         var nextSeq: UInt64 = 1
         var nextSegment: UInt32 = 1
@@ -389,7 +390,7 @@ final class ExtentMapTests: XCTestCase {
                 for s in x.lba..<x.end { model[s] = sectorState(x, s) }
                 lba += n
             }
-            map = ExtentMap(sorted: sorted, leafCapacity: leafCapacity)
+            map = ExtentMap(sorted: sorted, leafCapacity: leafCapacity, fanout: fanout)
         }
         var lastData = data(0, 1, off: 0)
 
@@ -510,8 +511,9 @@ final class ExtentMapTests: XCTestCase {
         }
         for seed in 1000..<(1000 + n) {
             let capacity = [4, 5, 6, 8, 16, 256][Int(seed % 6)]
+            let fanout = [4, 5, 7, ExtentMap.defaultFanout][Int(seed % 4)]
             runDifferential(seed: seed, leafCapacity: capacity, space: 2048, ops: 2000, maxLength: 300,
-                            exactSeqs: seed % 3 == 0, fullCheckEvery: 100, bulkStart: seed % 2 == 0)
+                            exactSeqs: seed % 3 == 0, fullCheckEvery: 100, bulkStart: seed % 2 == 0, fanout: fanout)
         }
     }
 
@@ -525,6 +527,21 @@ final class ExtentMapTests: XCTestCase {
     func testRandomizedLongExtents() {
         runDifferential(seed: 21, leafCapacity: 8, space: 200_000, ops: 400,
                         maxLength: 65536, exactSeqs: false, fullCheckEvery: 40)
+        runDifferential(seed: 22, leafCapacity: 4, space: 200_000, ops: 400,
+                        maxLength: 65536, exactSeqs: false, fullCheckEvery: 40, fanout: 4)
+    }
+
+    /// Small fanouts: trees several levels deep, so replaces span internal nodes and internal
+    /// nodes split, merge and even out, and the root grows and shrinks.
+    func testRandomizedDeepTrees() {
+        for (seed, capacity, fanout) in [(UInt64(41), 4, 4), (42, 5, 5), (43, 8, 4), (44, 4, 7)] {
+            runDifferential(seed: seed, leafCapacity: capacity, space: 4096, ops: 2500,
+                            maxLength: 300, exactSeqs: false, fullCheckEvery: 25, fanout: fanout)
+        }
+        runDifferential(seed: 45, leafCapacity: 4, space: 2048, ops: 1500,
+                        maxLength: 300, exactSeqs: false, fullCheckEvery: 25, bulkStart: true, fanout: 4)
+        runDifferential(seed: 46, leafCapacity: 6, space: 4096, ops: 2000,
+                        maxLength: 200, exactSeqs: true, fullCheckEvery: 25, fanout: 5)
     }
 
     // MARK: Copy-on-write
@@ -536,9 +553,9 @@ final class ExtentMapTests: XCTestCase {
         var copy = original
         copy.insert(trim(100, 3, seq: 1000))
         // Only the touched leaves were copied.
-        var shared = 0
-        for (a, b) in zip(original.leaves, copy.leaves) where a === b { shared += 1 }
-        XCTAssertGreaterThanOrEqual(shared, original.leaves.count - 3)
+        let copyLeaves = Set(copy.leafIdentities)
+        let shared = original.leafIdentities.filter { copyLeaves.contains($0) }.count
+        XCTAssertGreaterThanOrEqual(shared, original.leafCount - 3)
         XCTAssertEqual(entries(original), snapshot)
         for i in 0..<300 as Range<UInt64> {
             copy.insert(zero(i * 7 % 2000, 5, seq: 2000 + i))
@@ -572,7 +589,7 @@ final class ExtentMapTests: XCTestCase {
         map._checkInvariants()
         XCTAssertEqual(map.count, sorted.count)
         XCTAssertEqual(entries(map), sorted)
-        XCTAssertEqual(map.leaves.count, (sorted.count + 63) / 64)  // packed full
+        XCTAssertEqual(map.leafCount, (sorted.count + 63) / 64)  // packed full
         // Lookups into the middle of every entry.
         for x in sorted.prefix(500) where x.count > 1 {
             XCTAssertEqual(entries(map, in: (x.lba + 1)..<x.end), [x.slice(x.lba + 1, x.end)])

@@ -1,4 +1,5 @@
-// One entry of the in-memory extent map; its checkpoint form is the map entry of Spec §6.3.
+// One entry of the in-memory extent map: the in-memory form of a checkpoint map entry
+// (Spec/format.md §6.3, "HEAD_MAP entries"), packed into 24 bytes instead of 32.
 
 /// What a run of sectors maps to. Raw values are the checkpoint map entry `kind` byte
 /// (Spec §6.3: 0 data, 1 compressed data, 2 zero, 3 trimmed); the checkpoint codec

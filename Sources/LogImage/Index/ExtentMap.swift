@@ -1,82 +1,65 @@
-// The in-memory extent map of the head (design.md "Extent map", "Which record wins").
+// The in-memory extent map of one epoch: sorted, non-overlapping entries (Spec/format.md §6.3,
+// "HEAD_MAP entries"), each saying which record wins for its sectors (§8, "Which record wins").
 //
-// Layout: a sorted array of leaves. A leaf is a fixed-capacity buffer of sorted, non-overlapping
-// `Extent`s; the top level holds the leaves and, in parallel arrays, each leaf's first lba (for a
-// binary search) and entry count. Lookups are O(log n); an insert moves at most a leaf's entries plus, when a leaf
-// overflows, entries of its neighbours (B*-tree style: first shift into a neighbour with room,
-// else turn up to 3 full leaves into 4) and, rarely, pointers of the top level.
+// Layout: a B+tree. Leaves (`ExtentMapLeaf`) hold up to `leafCapacity` entries; internal nodes
+// (`ExtentMapNode`) hold up to `fanout` slots, each with a child, the child's first lba (for a
+// binary search) and the number of entries below it. All leaves are at the same depth; the
+// height grows and shrinks at the root, so a lookup touches `height` internal nodes and one leaf.
 //
-// Value semantics with copy-on-write per leaf: copying a map copies nothing until a mutation,
-// which then copies the top-level arrays (O(leaves)) and only the leaves it writes to.
+// Persistence: the map is a value whose copies share every node. Copying is O(1). A mutation
+// walks from the root to the leaves it changes and copies only the nodes on that path that are
+// shared (`isKnownUniquelyReferenced` at each level); where the path is unique it writes in place,
+// so a map that is not shared mutates with no copying at all. N copies that each change k
+// entries therefore hold O(N × k × height) nodes of their own beside the shared ones.
 //
-// Files: ExtentMap+Insert.swift (insert, insertIfNewer), ExtentMap+Rebalance.swift (leaf
-// overflow and underflow).
+// Files: ExtentMapNode.swift (node storage), ExtentMap+Insert.swift (insert, insertIfNewer),
+// ExtentMap+Tree.swift (the path-copying walk, internal-node split and merge),
+// ExtentMap+Leaves.swift (entry moves inside the lowest level), ExtentMap+Sharing.swift (memory,
+// lookup cost, differences between maps), ExtentMap+Invariants.swift (checks for tests).
 
-/// Storage of one leaf: a fixed-capacity buffer of entries. The number of entries in use is
-/// kept by the map (`ExtentMap.counts`), so a search never waits for a load from the leaf before
-/// its first probe. Only written through an `ExtentMap` holding the only reference to it.
-final class ExtentMapLeaf: ManagedBuffer<Void, Extent> {
-    static func make(capacity: Int) -> ExtentMapLeaf {
-        let buffer = ExtentMapLeaf.create(minimumCapacity: capacity) { _ in () }
-        return unsafeDowncast(buffer, to: ExtentMapLeaf.self)
-    }
-
-    /// Base of the elements. Valid as long as the leaf is alive (storage is inline, never moves).
-    @inline(__always)
-    var elements: UnsafeMutablePointer<Extent> { withUnsafeMutablePointerToElements { $0 } }
-
-    /// A new leaf holding the first `count` entries of this one.
-    func copy(count: Int, capacity: Int) -> ExtentMapLeaf {
-        let leaf = ExtentMapLeaf.make(capacity: capacity)
-        leaf.elements.initialize(from: elements, count: count)
-        return leaf
-    }
-
-    /// Estimated heap bytes of a leaf of `capacity` entries: object header (16) + entries, plus
-    /// malloc's 8-byte chunk header, rounded to malloc's 16-byte granularity.
-    static func allocationSize(capacity: Int) -> Int {
-        (16 + capacity * MemoryLayout<Extent>.stride + 8 + 15) & ~15
-    }
-    // Extent is a trivial type: no deinitialization of the elements is needed.
-}
-
-/// `@unchecked Sendable` only because `ManagedBuffer` (the leaves' class) is explicitly not
-/// Sendable: the map is a value type whose leaves are written only when this map holds the only
-/// reference to them (`isKnownUniquelyReferenced`); shared leaves are immutable.
+/// `@unchecked Sendable` only because `ManagedBuffer` (the nodes' base class) is explicitly not
+/// Sendable: the map is a value type whose nodes are written only when this map holds the only
+/// reference to them (`isKnownUniquelyReferenced` on the root, then on each child of a node already
+/// unique, whose slot owns one retain of it: see `ExtentMapSlot`); shared nodes are immutable.
 package struct ExtentMap: @unchecked Sendable {
     /// Default entries per leaf.
-    package static let defaultLeafCapacity = 256
+    package static let defaultLeafCapacity = 64
+    /// Default children per internal node.
+    static let defaultFanout = 64
 
     // Implementation state, internal only so that the ExtentMap+*.swift files (and the tests) can
     // reach it: other code must use the methods.
 
-    /// The leaves, in lba order. Every leaf holds at least one entry.
-    var leaves: [ExtentMapLeaf] = []
-    /// keys[i] = lba of the first entry of leaves[i].
-    var keys: [UInt64] = []
-    /// counts[i] = number of entries in leaves[i].
-    var counts: [Int] = []
-    /// Number of entries.
-    package private(set) var count: Int = 0
+    /// The root: nil when the map is empty, else an internal node with at least one child.
+    var root: ExtentMapNode?
+    /// Levels of internal nodes: the root's children are leaves when 1. 0 when empty.
+    var height: Int = 0
+    /// Number of entries. (Set only by the ExtentMap files.)
+    package internal(set) var count: Int = 0
     /// Entries per leaf.
     let leafCapacity: Int
+    /// Children per internal node.
+    let fanout: Int
 
+    /// An empty map with the default leaf capacity and fanout.
     package init() { self.init(leafCapacity: ExtentMap.defaultLeafCapacity) }
 
-    /// An empty map with leaves of `leafCapacity` entries (>= 4). Small capacities are for tests.
-    init(leafCapacity: Int) {
+    /// An empty map with leaves of `leafCapacity` entries (>= 4) and internal nodes of `fanout`
+    /// children (>= 4). Small values are for tests.
+    init(leafCapacity: Int, fanout: Int = ExtentMap.defaultFanout) {
         precondition(leafCapacity >= 4, "leaf capacity must be at least 4")
+        precondition(fanout >= 4, "fanout must be at least 4")
         self.leafCapacity = leafCapacity
+        self.fanout = fanout
     }
 
-    /// Bulk load: `sorted` must be sorted by lba and non-overlapping. Leaves are packed full.
-    /// Entries are not merged.
-    package init(sorted: [Extent], leafCapacity: Int = ExtentMap.defaultLeafCapacity) {
-        self.init(leafCapacity: leafCapacity)
-        let leafCount = (sorted.count + leafCapacity - 1) / leafCapacity
-        leaves.reserveCapacity(leafCount)
-        keys.reserveCapacity(leafCount)
-        counts.reserveCapacity(leafCount)
+    /// Bulk load: `sorted` must be sorted by lba and non-overlapping. Leaves and internal nodes
+    /// are packed full. Entries are not merged.
+    package init(sorted: [Extent], leafCapacity: Int = ExtentMap.defaultLeafCapacity, fanout: Int = ExtentMap.defaultFanout) {
+        self.init(leafCapacity: leafCapacity, fanout: fanout)
+        guard !sorted.isEmpty else { return }
+        var level: [ExtentMapSlot] = []
+        level.reserveCapacity((sorted.count + leafCapacity - 1) / leafCapacity)
         sorted.withUnsafeBufferPointer { src in
             var previousEnd: UInt64 = 0
             for i in 0..<src.count {
@@ -88,190 +71,194 @@ package struct ExtentMap: @unchecked Sendable {
                 let n = Swift.min(leafCapacity, src.count - start)
                 let leaf = ExtentMapLeaf.make(capacity: leafCapacity)
                 leaf.elements.initialize(from: src.baseAddress! + start, count: n)
-                leaves.append(leaf)
-                keys.append(src[start].lba)
-                counts.append(n)
+                level.append(ExtentMapSlot(key: src[start].lba, count: n, owning: leaf))
                 start += n
             }
         }
+        // Group each level into nodes of `fanout` children until one node is left.
+        repeat {
+            var upper: [ExtentMapSlot] = []
+            upper.reserveCapacity((level.count + fanout - 1) / fanout)
+            var start = 0
+            while start < level.count {
+                let n = Swift.min(fanout, level.count - start)
+                let node = ExtentMapNode.make(capacity: nodeCapacity)
+                for j in 0..<n { node.slots.initialize(j, to: level[start + j]) }
+                node.childCount = n
+                var total = 0
+                for j in start..<(start + n) { total += level[j].count }
+                upper.append(ExtentMapSlot(key: level[start].key, count: total, owning: node))
+                start += n
+            }
+            level = upper
+            height += 1
+        } while level.count > 1
+        root = unsafeDowncast(level[0].child.takeRetainedValue(), to: ExtentMapNode.self)   // the slot's retain
         count = sorted.count
     }
 
-    /// Estimated heap bytes used by this map: its leaves (full capacity each, shared leaves
-    /// included) and the top-level arrays.
-    var memoryBytes: Int {
-        leaves.count * ExtentMapLeaf.allocationSize(capacity: leafCapacity)
-            + (leaves.capacity + keys.capacity + counts.capacity) * 8 + 3 * 48
-    }
+    /// Slots allocated per internal node: one over the fanout, for a split pending in the parent.
+    var nodeCapacity: Int { fanout + 1 }
 
     // MARK: Reading
 
     /// Visits, in lba order, every entry overlapping `range`, clipped to it (lba/count and, for
     /// `.data`, sectorOffset adjusted; `.compressed` keeps its sectorOffset). Gaps are skipped.
     func forEach(in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
-        guard !range.isEmpty, !leaves.isEmpty else { return }
-        var pos = firstEnding(after: range.lowerBound)
-        while pos.leaf < leaves.count {
-            let leaf = leaves[pos.leaf]
-            let n = counts[pos.leaf]
-            let e = leaf.elements
-            while pos.index < n {
-                let x = e[pos.index]
-                if x.lba >= range.upperBound { return }
-                try body(x.clipped(to: range))
-                pos.index += 1
-            }
-            pos.leaf += 1
-            pos.index = 0
+        guard !range.isEmpty, let root else { return }
+        // Fast path (a read usually ends in the leaf where it starts): descend without recursion.
+        let lower = range.lowerBound
+        var s = root.slots
+        var n = root.childCount
+        var h = height
+        var nextKey = UInt64.max   // first lba of the subtree after the leaf (max: none)
+        while h > 1 {
+            let c = s.lastIndex(n) { $0 <= lower }
+            if c + 1 < n { nextKey = s[c + 1].key }
+            let slot = s[c]
+            s = slot.childSlots
+            n = slot.childSlotCount
+            h -= 1
         }
+        let c = s.lastIndex(n) { $0 <= lower }
+        if c + 1 < n { nextKey = s[c + 1].key }
+        let e = s[c].entries
+        let k = s[c].count
+        var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
+        while i < k {
+            let x = e[i]
+            if x.lba >= range.upperBound { return }
+            try body(x.clipped(to: range))
+            i &+= 1
+        }
+        // Past the leaf: done if the next subtree (none: max) starts at or after the range's end,
+        // which is the usual case even for a read in a gap at the end of a leaf; else the general walk from
+        // the end of this leaf (later entries start at or after it, so nothing is visited twice).
+        if nextKey >= range.upperBound { return }
+        let from = Swift.max(lower, k > 0 ? e[k - 1].end : lower)
+        guard from < range.upperBound else { return }
+        var visited = 0
+        _ = try visit(root.slots, root.childCount, height, from..<range.upperBound, &visited) { try body($0); return true }
     }
 
     /// Visits every entry in lba order.
     package func forEach(_ body: (Extent) throws -> Void) rethrows {
-        for (leaf, n) in zip(leaves, counts) {
-            let e = leaf.elements
-            for i in 0..<n { try body(e[i]) }
-        }
+        guard let root else { return }
+        try visitAll(root.slots, root.childCount, height, body)
     }
 
-    // MARK: Positions
-
-    /// Position of an entry: leaf number and index in the leaf. Normal form: index < count of
-    /// the leaf, except the end position (last leaf, its count), or (0, 0) in an empty map.
-    struct Position: Equatable {
-        var leaf: Int
-        var index: Int
-    }
-
-    @inline(__always)
-    func leafCount(_ i: Int) -> Int { counts[i] }
-
-    @inline(__always)
-    func entry(at p: Position) -> Extent { leaves[p.leaf].elements[p.index] }
-
-    /// The entry at `p`, or nil at the end position.
-    @inline(__always)
-    func entryIfAny(at p: Position) -> Extent? {
-        guard p.leaf < leaves.count, p.index < leafCount(p.leaf) else { return nil }
-        return entry(at: p)
-    }
-
-    @inline(__always)
-    func position(after p: Position) -> Position {
-        if p.index + 1 < leafCount(p.leaf) || p.leaf + 1 == leaves.count {
-            return Position(leaf: p.leaf, index: p.index + 1)
-        }
-        return Position(leaf: p.leaf + 1, index: 0)
-    }
-
-    @inline(__always)
-    func position(before p: Position) -> Position? {
-        if p.index > 0 { return Position(leaf: p.leaf, index: p.index - 1) }
-        if p.leaf == 0 { return nil }
-        return Position(leaf: p.leaf - 1, index: leafCount(p.leaf - 1) - 1)
-    }
-
-    /// Index of the last leaf whose key satisfies `isBefore` (keys are increasing), or 0.
-    @inline(__always)
-    private func lastLeaf(where isBefore: (UInt64) -> Bool) -> Int {
-        keys.withUnsafeBufferPointer { k in
-            var lo = 0, hi = k.count   // answer = (number of keys satisfying isBefore) - 1
-            while lo < hi {
-                let mid = (lo &+ hi) >> 1
-                if isBefore(k[mid]) { lo = mid + 1 } else { hi = mid }
+    private func visitAll(_ s: ExtentMapSlots, _ n: Int, _ h: Int,
+                          _ body: (Extent) throws -> Void) rethrows {
+        for c in 0..<n {
+            if h == 1 {
+                let e = s[c].entries
+                for i in 0..<s[c].count { try body(e[i]) }
+            } else {
+                try visitAll(s[c].childSlots, s[c].childSlotCount, h - 1, body)
             }
-            return Swift.max(lo - 1, 0)
         }
     }
 
-    /// Normalizes (leaf, index == count) to the next leaf's start, unless it is the last leaf.
-    @inline(__always)
-    private func normalized(_ leaf: Int, _ index: Int) -> Position {
-        if index == leafCount(leaf) && leaf + 1 < leaves.count { return Position(leaf: leaf + 1, index: 0) }
-        return Position(leaf: leaf, index: index)
+    /// The walk behind `forEach(in:)`: visits the entries of the subtree of the node with slots
+    /// `s[0..<n]` (at height `h`) that overlap `range`, clipped, while `body` returns true;
+    /// returns false once it stopped. Adds the number of nodes and leaves it touched to `visited`
+    /// (for `lookupCost`).
+    func visit(_ s: ExtentMapSlots, _ n: Int, _ h: Int, _ range: Range<UInt64>,
+               _ visited: inout Int, _ body: (Extent) throws -> Bool) rethrows -> Bool {
+        visited &+= 1
+        let lower = range.lowerBound
+        var c = s.lastIndex(n) { $0 <= lower }
+        while c < n && s[c].key < range.upperBound {
+            if h == 1 {
+                visited &+= 1
+                let e = s[c].entries
+                let k = s[c].count
+                var i = ExtentMap.firstIndex(e, k) { $0.end <= lower }
+                while i < k {
+                    let x = e[i]
+                    if x.lba >= range.upperBound { return false }
+                    if try !body(x.clipped(to: range)) { return false }
+                    i &+= 1
+                }
+            } else if try !visit(s[c].childSlots, s[c].childSlotCount, h - 1, range, &visited, body) {
+                return false
+            }
+            c &+= 1
+        }
+        return true
     }
 
-    /// Position of the first entry with end > lba (the first one overlapping [lba, ...)).
-    func firstEnding(after lba: UInt64) -> Position {
-        guard !leaves.isEmpty else { return Position(leaf: 0, index: 0) }
-        // Entries of earlier leaves end at or before keys[leaf] <= lba.
-        let leaf = lastLeaf { $0 <= lba }
-        let e = leaves[leaf].elements
-        var lo = 0, hi = counts[leaf]
+    /// Index of the first of the `k` entries at `e` for which `isBefore` is false (entries for
+    /// which it is true come first), or `k`.
+    @inline(__always)
+    static func firstIndex(_ e: UnsafeMutablePointer<Extent>, _ k: Int, _ isBefore: (Extent) -> Bool) -> Int {
+        var lo = 0, hi = k
         while lo < hi {
             let mid = (lo &+ hi) >> 1
-            if e[mid].end <= lba { lo = mid + 1 } else { hi = mid }
+            if isBefore(e[mid]) { lo = mid &+ 1 } else { hi = mid }
         }
-        return normalized(leaf, lo)
+        return lo
     }
 
-    /// Position of the first entry with lba >= `lba`.
-    func firstStarting(atOrAfter lba: UInt64) -> Position {
-        guard !leaves.isEmpty else { return Position(leaf: 0, index: 0) }
-        let leaf = lastLeaf { $0 < lba }
-        let e = leaves[leaf].elements
-        var lo = 0, hi = counts[leaf]
-        while lo < hi {
-            let mid = (lo &+ hi) >> 1
-            if e[mid].lba < lba { lo = mid + 1 } else { hi = mid }
-        }
-        return normalized(leaf, lo)
-    }
+    // MARK: Single-entry lookups (for insert)
 
-    // MARK: Leaf writing helpers
-
-    /// Leaf `i`, copied first if it is shared (copy-on-write).
-    @inline(__always)
-    mutating func uniqueLeaf(_ i: Int) -> ExtentMapLeaf {
-        if !isKnownUniquelyReferenced(&leaves[i]) {
-            leaves[i] = leaves[i].copy(count: counts[i], capacity: leafCapacity)
-        }
-        return leaves[i]
-    }
-
-    @inline(__always)
-    mutating func adjustCount(by delta: Int) { count += delta }
-
-    /// Inserts leaves (with their first lbas and entry counts) at top-level index `at`.
-    mutating func insertLeaves(_ new: [ExtentMapLeaf], keys newKeys: [UInt64], counts newCounts: [Int], at i: Int) {
-        leaves.insert(contentsOf: new, at: i)
-        keys.insert(contentsOf: newKeys, at: i)
-        counts.insert(contentsOf: newCounts, at: i)
-    }
-
-    /// Removes the leaves in `range` from the top level.
-    mutating func removeLeaves(_ range: Range<Int>) {
-        leaves.removeSubrange(range)
-        keys.removeSubrange(range)
-        counts.removeSubrange(range)
-    }
-}
-
-// MARK: - Consistency check, for tests
-
-extension ExtentMap {
-    /// Traps (precondition failure) unless: one key and one count per leaf; every leaf non-empty
-    /// and within capacity; keys equal the leaves' first lbas; entries sorted by lba and
-    /// non-overlapping across the whole map; `count` equals the number of entries.
-    func _checkInvariants() {
-        precondition(keys.count == leaves.count && counts.count == leaves.count,
-                     "ExtentMap: \(keys.count) keys, \(counts.count) counts for \(leaves.count) leaves")
-        var total = 0
-        var previousEnd: UInt64 = 0
-        for (i, leaf) in leaves.enumerated() {
-            let n = counts[i]
-            precondition(n >= 1 && n <= leafCapacity, "ExtentMap: leaf \(i) holds \(n) entries")
-            precondition(keys[i] == leaf.elements[0].lba,
-                         "ExtentMap: key \(keys[i]) of leaf \(i) is not its first lba \(leaf.elements[0].lba)")
-            for j in 0..<n {
-                let x = leaf.elements[j]
-                precondition(x.lba >= previousEnd || (i == 0 && j == 0),
-                             "ExtentMap: entry \(j) of leaf \(i) at \(x.lba) overlaps or precedes the one ending at \(previousEnd)")
-                precondition(x.count >= 1 && x.count <= Extent.maxCount, "ExtentMap: bad count")
-                previousEnd = x.end
+    /// The last entry with lba < `lba`, if any.
+    func lastEntry(startingBefore lba: UInt64) -> Extent? {
+        guard let root, root.slots[0].key < lba else { return nil }
+        var s = root.slots
+        var n = root.childCount
+        var h = height
+        while true {
+            let slot = s[s.lastIndex(n) { $0 < lba }]
+            if h == 1 {
+                let e = slot.entries
+                return e[ExtentMap.firstIndex(e, slot.count) { $0.lba < lba } - 1]   // >= 0: e[0].lba < lba
             }
-            total += n
+            s = slot.childSlots
+            n = slot.childSlotCount
+            h -= 1
         }
-        precondition(total == count, "ExtentMap: count \(count) but \(total) entries")
+    }
+
+    /// The first entry with end > `lba` (the first one overlapping [lba, ...)), if any.
+    func firstEntry(endingAfter lba: UInt64) -> Extent? {
+        firstEntry(descendingBy: { $0 <= lba }, in: { $0.end <= lba })
+    }
+
+    /// The first entry with lba >= `lba`, if any.
+    func firstEntry(startingAtOrAfter lba: UInt64) -> Extent? {
+        firstEntry(descendingBy: { $0 < lba }, in: { $0.lba < lba })
+    }
+
+    /// Descends to the leaf of the last child whose key satisfies `keyBefore` at each level and
+    /// returns the first entry there for which `isBefore` is false; past the leaf's end, the first
+    /// entry of the next subtree (whose entries all come after).
+    @inline(__always)
+    private func firstEntry(descendingBy keyBefore: (UInt64) -> Bool, in isBefore: (Extent) -> Bool) -> Extent? {
+        guard let root else { return nil }
+        var s = root.slots
+        var n = root.childCount
+        var h = height
+        var next: ExtentMapSlotRef? = nil   // the subtree after this one
+        var nextHeight = 0
+        while true {
+            let c = s.lastIndex(n, where: keyBefore)
+            if c + 1 < n { next = s[c + 1]; nextHeight = h - 1 }
+            let slot = s[c]
+            if h == 1 {
+                let e = slot.entries
+                let i = ExtentMap.firstIndex(e, slot.count, isBefore)
+                if i < slot.count { return e[i] }
+                guard var o = next else { return nil }
+                while nextHeight > 0 {   // its first entry
+                    o = o.childSlots[0]
+                    nextHeight -= 1
+                }
+                return o.entries[0]
+            }
+            s = slot.childSlots
+            n = slot.childSlotCount
+            h -= 1
+        }
     }
 }
