@@ -66,7 +66,7 @@ extension SimFileSystem {
                 return (n, choice, h.key(h.plan(n, choice)))
             })
         } else {
-            var rng = SimRandom(seed: seed)
+            var rng = SeededRandom(seed: seed)
             add(.random, (0..<maxStates).map { _ in (n, .random(seed: rng.next()), nil) })
         }
         if let w = h.lastWrite(pending) {
@@ -129,7 +129,7 @@ struct SimPlanKey: Hashable {
 
     static func hash(_ op: Int, _ part: SimPart) -> UInt64 {
         let code: UInt64 = part == .full ? 0 : part == .linkOnly ? 1 : 2
-        var rng = SimRandom(seed: UInt64(op) &* 4 &+ code)
+        var rng = SeededRandom(seed: UInt64(op) &* 4 &+ code)
         return rng.next()
     }
 

@@ -43,19 +43,6 @@ package enum PendingChoice: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// SplitMix64: small, seeded, reproducible across platforms.
-struct SimRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Which operations a crash state applies, and how; equal plans give equal states.
 struct SimPlan: Hashable {
     struct Step: Hashable {
@@ -154,7 +141,7 @@ struct SimHistory: Sendable {
         case .all: break
         case let .subset(s): chosen.formIntersection(s)
         case let .random(seed):
-            var rng = SimRandom(seed: seed)
+            var rng = SeededRandom(seed: seed)
             chosen = Set(pending.filter { _ in rng.next() & 1 == 1 })
         case let .tornLast(cut):
             if let w = lastWrite(pending) {
@@ -202,7 +189,7 @@ struct SimHistory: Sendable {
                 tree.write(inode, offset, bytes[..<cut])
             case let (.garbage(op, seed)?, .write(inode, offset, bytes)) where op == step.op:
                 tree.apply(effect)
-                var rng = SimRandom(seed: seed)
+                var rng = SeededRandom(seed: seed)
                 let size = tree.files[inode]?.count ?? 0
                 let start = offset / 512 * 512, end = min(size, (offset + bytes.count + 511) / 512 * 512)
                 for j in start..<max(start, end) { tree.files[inode]![j] = UInt8(truncatingIfNeeded: rng.next()) }
