@@ -74,15 +74,14 @@ public enum _FuzzEntryPoints {
         let C = Format.Checkpoint.self
         let uuid = bytes.count >= C.offUUID + 16 ? Array(bytes[C.offUUID..<C.offUUID + 16]) : [UInt8](repeating: 0, count: 16)
         // The metadata-only reader (Spec §6.8, DIRECTORY) reads the same bytes as a file.
-        let dirFS = memoryFileSystem()
-        put(dirFS, imagePath + "/ckpt", bytes)
-        if let h = try? dirFS.open(imagePath + "/ckpt", mode: .readOnly) {
+        let fs = memoryFileSystem()
+        put(fs, imagePath + "/ckpt", bytes)
+        if let h = try? fs.open(imagePath + "/ckpt", mode: .readOnly) {
             _ = try? Checkpoint.decodeThroughDirectory(h, path: "ckpt", uuid: uuid)
         }
         do {
             let c = try Checkpoint.decode(bytes, path: "ckpt", uuid: uuid)
             if !c.epochs.isEmpty { _ = try EpochTable(epochs: c.epochs, maps: c.epochMaps) }
-            let fs = memoryFileSystem()
             let recovery = Recovery(store: DirectoryImageStore(path: imagePath, fileSystem: fs), manifest: fuzzManifest(uuid: uuid), writable: false)
             let sizes: [UInt64: UInt64] = [1: 64 << 20, 2: 1 << 20]
             _ = recovery.unusable(c, generation: c.generation, segments: [1, 2], present: [1, 2], sizes: sizes)
