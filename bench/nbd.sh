@@ -70,15 +70,14 @@ start_server() {
     rm -rf "$work/disk" "$sock"
     mkdir -p "$work/disk"
     case "$1" in
-        logimg)
-            "$logimg" create "$work/disk/d.limg" --size "$size" >/dev/null
-            "$logimg" serve "$work/disk/d.limg" --socket "$sock" >"$work/serve.out" 2>"$work/serve.err" &
-            pid=$!
-            ;;
-        logimg-base)
-            [[ -x "${LOGIMG_BASELINE:-}" ]] || { echo "bench/nbd.sh: logimg-base needs LOGIMG_BASELINE=/path/to/logimg" >&2; exit 2; }
-            "$LOGIMG_BASELINE" create "$work/disk/d.limg" --size "$size" >/dev/null
-            "$LOGIMG_BASELINE" serve "$work/disk/d.limg" --socket "$sock" >"$work/serve.out" 2>"$work/serve.err" &
+        logimg|logimg-base)
+            local bin="$logimg"
+            if [[ "$1" == logimg-base ]]; then
+                bin="${LOGIMG_BASELINE:-}"
+                [[ -x "$bin" ]] || { echo "bench/nbd.sh: logimg-base needs LOGIMG_BASELINE=/path/to/logimg" >&2; exit 2; }
+            fi
+            "$bin" create "$work/disk/d.limg" --size "$size" >/dev/null
+            "$bin" serve "$work/disk/d.limg" --socket "$sock" >"$work/serve.out" 2>"$work/serve.err" &
             pid=$!
             ;;
         qcow2-direct|qcow2-wb)
