@@ -53,6 +53,7 @@ struct InfoCommand: ParsableCommand {
                          SizeParser.human(i.logBytesWritten), SizeParser.human(i.guestBytesWritten))),
             ("extents", "\(i.extentCount)"),
             ("map bytes/extent", String(format: "%.1f", i.mapBytesPerExtent)),
+            ("map memory", sized(i.mapBytes) + " (all epochs and views)"),
             ("checkpoint generation", "\(i.checkpointGeneration)"),
             ("next sequence", "\(i.nextSequence)"),
         ]

@@ -3,13 +3,23 @@
 ///
 /// Invariants: every parent id is smaller than its child's id (so the tree
 /// has no cycles); the head is the only `.head` epoch; an epoch that is not
-/// a view (`.deleted`) is kept only while some view's chain passes through it.
+/// a view (`.deleted`) is kept only while some view's chain passes through it,
+/// that is while it has children (a deleted leaf is dropped at once, and
+/// dropping it may make its parent a deleted leaf in turn).
+///
+/// Costs: every change (freeze, delete, new head) is O(1) plus the epochs it
+/// drops; name lookups are O(1). No operation walks all epochs except `all`,
+/// `snapshots` and the checkpoint-loading initializer.
 package struct EpochTable: Sendable {
     private(set) var epochs: [UInt32: Epoch]
     /// Delta maps of the non-head epochs that are kept.
     var maps: [UInt32: ExtentMap] = [:]
     private(set) var head: UInt32
     private(set) var nextID: UInt32
+    /// The kept children of each epoch that has any.
+    private(set) var children: [UInt32: Set<UInt32>] = [:]
+    /// Live snapshots by name.
+    private var names: [String: UInt32] = [:]
 
     package init() {
         epochs = [Format.initialEpoch: Epoch(id: Format.initialEpoch, parent: 0, kind: .head)]
@@ -37,6 +47,14 @@ package struct EpochTable: Sendable {
         self.maps = all
         head = heads[0]
         nextID = (epochs.map(\.id).max() ?? 0) + 1
+        for e in epochs {
+            if e.parent != 0 { children[e.parent, default: []].insert(e.id) }
+            if e.kind == .snapshot {
+                guard names.updateValue(e.id, forKey: e.name) == nil else { throw LogImageError.corrupt("snapshot name '\(e.name)' repeated") }
+            }
+        }
+        // Drop deleted leaves, newest first (a parent's id is below its children's).
+        for e in epochs.sorted(by: { $0.id > $1.id }) where e.kind == .deleted { prune(from: e.id) }
     }
 
     var isEmpty: Bool { epochs.count == 1 }
@@ -57,7 +75,33 @@ package struct EpochTable: Sendable {
     /// Live snapshots, oldest first.
     var snapshots: [Epoch] { epochs.values.filter { $0.kind == .snapshot }.sorted { $0.id < $1.id } }
 
-    func snapshot(named name: String) -> Epoch? { epochs.values.first { $0.kind == .snapshot && $0.name == name } }
+    func snapshot(named name: String) -> Epoch? { names[name].flatMap { epochs[$0] } }
+
+    /// Whether `id` is a view: the head or a live snapshot.
+    func isView(_ id: UInt32) -> Bool { epochs[id].map { $0.kind != .deleted } ?? false }
+
+    /// The nearest view above `id` (its parent, or the first view up its chain), if any.
+    func nearestViewAncestor(of id: UInt32) -> UInt32? {
+        var e = epochs[id]?.parent ?? 0
+        while e != 0, let info = epochs[e] {
+            if info.kind != .deleted { return e }
+            e = info.parent
+        }
+        return nil
+    }
+
+    /// The nearest views below `id`: its children that are views, and the
+    /// nearest views below its deleted children. The walk passes only through
+    /// deleted epochs, each of which has one nearest view above it, so summed
+    /// over all views it visits O(epochs).
+    func nearestViewDescendants(of id: UInt32) -> [UInt32] {
+        var out: [UInt32] = []
+        var stack = Array(children[id] ?? [])
+        while let c = stack.popLast() {
+            if isView(c) { out.append(c) } else { stack.append(contentsOf: children[c] ?? []) }
+        }
+        return out.sorted()
+    }
 
     /// Freezes the head as snapshot `name`; the head continues in a new child
     /// epoch, whose id is returned. `headMap` is the head's delta map, which
@@ -70,9 +114,11 @@ package struct EpochTable: Sendable {
         epochs[frozen]!.seq = seq
         epochs[frozen]!.virtualSize = virtualSize
         maps[frozen] = headMap
+        names[name] = frozen
         let child = nextID
         nextID += 1
         epochs[child] = Epoch(id: child, parent: frozen, kind: .head)
+        children[frozen, default: []].insert(child)
         head = child
         return child
     }
@@ -81,30 +127,47 @@ package struct EpochTable: Sendable {
     /// dropped unless a snapshot still reads through it (it cannot: the head is a leaf).
     mutating func newHead(parent: UInt32) -> UInt32 {
         let old = head
+        let oldParent = epochs[old]?.parent ?? 0
         let child = nextID
         nextID += 1
-        epochs[old] = nil
-        maps[old] = nil
+        remove(old)
         epochs[child] = Epoch(id: child, parent: parent, kind: .head)
+        if parent != 0 { children[parent, default: []].insert(child) }
         head = child
-        prune()
+        prune(from: oldParent)
         return child
     }
 
-    /// Marks snapshot `id` deleted and drops every epoch no view reads through.
+    /// Marks snapshot `id` deleted and drops every epoch no view reads through
+    /// any more: `id` itself if it has no children, then its ancestors that
+    /// are deleted and left without children.
     mutating func delete(_ id: UInt32) {
-        epochs[id]?.kind = .deleted
-        epochs[id]?.name = ""
-        prune()
+        guard let e = epochs[id], e.kind == .snapshot else { return }
+        names[e.name] = nil
+        epochs[id]!.kind = .deleted
+        epochs[id]!.name = ""
+        prune(from: id)
     }
 
-    /// Removes `.deleted` epochs that no view's chain passes through.
-    private mutating func prune() {
-        var needed = Set<UInt32>()
-        for e in epochs.values where e.kind != .deleted { needed.formUnion(chain(e.id)) }
-        for id in Array(epochs.keys) where !needed.contains(id) {
-            epochs[id] = nil
-            maps[id] = nil
+    /// Drops `id` if it is a deleted epoch without children, then its parent
+    /// by the same rule, and so on up the chain.
+    private mutating func prune(from id: UInt32) {
+        var e = id
+        while e != 0, let info = epochs[e], info.kind == .deleted, children[e]?.isEmpty ?? true {
+            remove(e)
+            e = info.parent
+        }
+    }
+
+    /// Removes epoch `id` and its map, and unlinks it from its parent.
+    private mutating func remove(_ id: UInt32) {
+        guard let info = epochs[id] else { return }
+        epochs[id] = nil
+        maps[id] = nil
+        children[id] = nil
+        if info.parent != 0 {
+            children[info.parent]?.remove(id)
+            if children[info.parent]?.isEmpty == true { children[info.parent] = nil }
         }
     }
 

@@ -28,10 +28,13 @@ public struct ImageInfo: Sendable, Codable, Equatable {
     public var liveBytes: UInt64
     /// Bytes of the virtual disk mapped to ZERO records.
     public var zeroBytes: UInt64
-    /// Entries in the head's extent map.
+    /// Entries in the head's extent map (its complete map: what it reads).
     public var extentCount: Int
-    /// Memory the extent map uses per entry, in bytes.
+    /// Memory the head's extent map uses per entry, in bytes.
     public var mapBytesPerExtent: Double
+    /// Memory of all extent maps: the epochs' delta maps and every view's
+    /// complete map, nodes they share counted once (Spec §8.1).
+    public var mapBytes: UInt64
     /// Generation of the newest checkpoint (0: none yet).
     public var checkpointGeneration: UInt64
     /// The sequence number the next record will get.
@@ -55,9 +58,10 @@ extension LogImage {
     /// Describes the image: geometry, features, log size and map statistics.
     /// - Throws: `io` if a segment's size cannot be read.
     public func info() throws -> ImageInfo {
-        let (maps, next, gen, size, headMap) = state.withLock {
-            ($0.index.viewMaps($0.index.headEpoch), $0.tail.nextSeq, $0.checkpointGeneration, $0.index.virtualSize, $0.index.head)
+        let (index, next, gen, size) = state.withLock {
+            ($0.index.mapsCopy, $0.tail.nextSeq, $0.checkpointGeneration, $0.index.virtualSize)
         }
+        let headMap = index.viewMap(index.headEpoch) ?? index.head
         let segments = try store.listSegments()
         var logBytes: UInt64 = 0
         for seg in segments {
@@ -69,7 +73,7 @@ extension LogImage {
             }
         }
         var live: UInt64 = 0, zero: UInt64 = 0
-        forEachResolved(maps, in: 0..<size / 512) { e in
+        index.forEach(view: index.headEpoch, in: 0..<size / 512) { e in
             switch e.kind {
             case .data, .compressed: live += UInt64(e.count) * 512
             case .zero: zero += UInt64(e.count) * 512
@@ -90,8 +94,9 @@ extension LogImage {
             autoclearFeatures: manifest.autoclear, features: features, uuid: Self.uuidString(manifest.uuid),
             segmentSize: UInt64(manifest.segmentSize), compression: manifest.defaultCodec == .lz4 ? "lz4" : "none",
             segmentCount: segments.count, logBytes: logBytes, liveBytes: live, zeroBytes: zero,
-            extentCount: maps.reduce(0) { $0 + $1.count },
+            extentCount: headMap.count,
             mapBytesPerExtent: headMap.count == 0 ? 0 : Double(headMap.memoryBytes) / Double(headMap.count),
+            mapBytes: UInt64(index.memoryBytes),
             checkpointGeneration: gen, nextSequence: next, snapshots: snapshots(),
             garbageBytes: usage.reduce(0) { $0 + ($1.bytes - min($1.bytes, $1.liveBytes)) },
             guestBytesWritten: stats.guestBytes, logBytesWritten: stats.logBytes,
@@ -115,10 +120,10 @@ extension LogImage {
 
     /// `allocation` for a view: `nil` is the head, else a frozen epoch.
     func allocation(view: UInt32?, lba: UInt64, sectors: UInt64, _ body: (UInt64, UInt64, AllocationKind) throws -> Void) throws {
-        let maps = state.withLock { $0.index.viewMaps(view ?? $0.index.headEpoch) }
+        let (index, epoch) = state.withLock { ($0.index.mapsCopy, view ?? $0.index.headEpoch) }
         // The mapping's runs, merged by kind alone (where the data lies does not matter here).
         var run: (UInt64, UInt64, AllocationKind)?
-        try mappingRuns(maps, lba: lba, end: lba + sectors) { m in
+        try mappingRuns(index, view: epoch, lba: lba, end: lba + sectors) { m in
             if var r = run, r.2 == m.kind, r.0 + r.1 == m.start { r.1 += m.length; run = r; return }
             if let r = run { try body(r.0, r.1, r.2) }
             run = (m.start, m.length, m.kind)

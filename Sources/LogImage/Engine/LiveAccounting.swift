@@ -34,20 +34,27 @@ struct LiveAccounting: Sendable {
         if capture != nil { capture![segment, default: 0] += delta }
     }
 
-    /// Subtracts the data entries of `map` in `range` (what a head write replaces).
-    @inline(__always)
-    mutating func subtract(_ map: ExtentMap, in range: Range<UInt64>) {
+    /// Subtracts the data entries of `map` in `range` (what a head write
+    /// replaces); returns their sectors.
+    @inline(__always) @discardableResult
+    mutating func subtract(_ map: ExtentMap, in range: Range<UInt64>) -> Int64 {
+        var sectors: Int64 = 0
         map.forEach(in: range) { e in
-            if e.kind == .data || e.kind == .compressed { add(UInt64(e.segment), -Int64(e.count) * 512) }
+            if e.kind == .data || e.kind == .compressed {
+                add(UInt64(e.segment), -Int64(e.count) * 512)
+                sectors += Int64(e.count)
+            }
         }
+        return sectors
     }
 
-    /// Live bytes per segment of the maps given, from scratch.
-    static func rebuild(head: ExtentMap, epochs: EpochTable) -> [UInt64: Int64] {
-        let visibility = Visibility(head: head, epochs: epochs)
+    /// Live bytes per segment of `index`'s maps, from scratch: the visible
+    /// parts of every delta map (Visibility).
+    static func rebuild(_ index: ImageIndex) -> [UInt64: Int64] {
+        let visibility = index.visibility()
         var out: [UInt64: Int64] = [:]
-        for (epoch, m) in [(epochs.head, head)] + epochs.maps.map({ ($0.key, $0.value) }) {
-            visibility.forEachVisible(epoch, m) { e in
+        for m in [index.head] + index.epochs.maps.values {
+            visibility.forEachVisible(m) { e in
                 if e.kind == .data || e.kind == .compressed { out[UInt64(e.segment), default: 0] += Int64(e.count) * 512 }
             }
         }
@@ -74,7 +81,8 @@ extension LogImage {
                 s.index.live.capture = [:]
                 return s.index.mapsCopy
             }
-            if let copy {
+            if var copy {
+                copy.applyPendingMoves()   // copies in flight: their delta maps already point at them
                 var fresh = copy.rebuildLive()
                 state.withLock { s in
                     for (seg, d) in s.index.live.capture ?? [:] { fresh[seg, default: 0] += d }
@@ -88,6 +96,8 @@ extension LogImage {
 
     /// The accounting rebuilt from scratch now, for tests that compare it with the incremental one.
     func liveBytesRebuilt() -> [UInt64: UInt64] {
-        return state.withLock { $0.index.mapsCopy }.rebuildLive().mapValues { UInt64(max(0, $0)) }.filter { $0.value > 0 }
+        var copy = state.withLock { $0.index.mapsCopy }
+        copy.applyPendingMoves()
+        return copy.rebuildLive().mapValues { UInt64(max(0, $0)) }.filter { $0.value > 0 }
     }
 }

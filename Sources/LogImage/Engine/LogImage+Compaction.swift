@@ -53,7 +53,7 @@ extension LogImage {
         // The maps at one instant (copy-on-write copies, taken under the lock), walked
         // outside it: foreground I/O does not wait for an O(extents) walk. Entries that
         // change meanwhile are caught by the repoint's test (`relocate`, `forget`).
-        let index = try state.withLock { s -> ImageIndex in
+        var index = try state.withLock { s -> ImageIndex in
             try checkWritable(s)
             let sealedBelow = s.tail.sealedBelow
             guard victims.allSatisfy({ $0 < sealedBelow }) else {
@@ -61,14 +61,14 @@ extension LogImage {
             }
             return s.index.mapsCopy
         }
-        func inVictim(_ e: Extent) -> Bool { (e.kind == .data || e.kind == .compressed) && victimSet.contains(UInt64(e.segment)) }
-        let visibility = index.visibility()
+        index.applyPendingMoves()   // none between copies; kept so the views match the delta maps
+        let visibility = index.visibility(segments: victimSet)
         let (head, epochs) = (index.head, index.epochs)
         var work: [(UInt32, Extent)] = []
         var dead: [(UInt32, Extent)] = []
         for (epoch, m) in [(epochs.head, head)] + epochs.maps.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
-            visibility.forEachVisible(epoch, m) { e in if inVictim(e) { work.append((epoch, e)) } }
-            visibility.forEachInvisible(epoch, m) { e in if inVictim(e) { dead.append((epoch, e)) } }
+            visibility.forEachVisible(m) { e in work.append((epoch, e)) }
+            visibility.forEachInvisible(m) { e in dead.append((epoch, e)) }
         }
         // In disk order across epochs, so the copies of what a view reads in order lie in order.
         work.sort { ($0.1.lba, $0.0) < ($1.1.lba, $1.0) }

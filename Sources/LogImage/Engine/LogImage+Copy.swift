@@ -42,6 +42,8 @@ extension LogImage {
         let maxSectors = compressing ? Format.Record.maxCompressedSectors : maxRecordSectors
         var moved: UInt64 = 0
         var data: [UInt8] = []
+        // The views follow the delta maps in one batch at the end (the old data stays in place until then).
+        defer { state.withLock { _ = $0.index.applyPendingMoves() } }
         for run in Self.runs(work, limit: max(maxSectors, 2048)) {
             let sectors = Int(run.end - run.lba)
             // The run's entries cover [lba, end) exactly, so every byte used is read over.

@@ -10,19 +10,6 @@ package struct DefragmentResult: Sendable, Equatable {
     package var bytesMoved: UInt64 = 0
 }
 
-/// Resolves a view like `forEachResolved`, also giving the depth (the index
-/// into `maps`) of the map each entry comes from.
-func forEachResolvedTagged(_ maps: [ExtentMap], depth: Int = 0, in range: Range<UInt64>, _ body: (Int, Extent) throws -> Void) rethrows {
-    guard depth < maps.count, !range.isEmpty else { return }
-    var cursor = range.lowerBound
-    try maps[depth].forEach(in: range) { e in
-        if e.lba > cursor { try forEachResolvedTagged(maps, depth: depth + 1, in: cursor..<e.lba, body) }
-        try body(depth, e)
-        cursor = e.end
-    }
-    if cursor < range.upperBound { try forEachResolvedTagged(maps, depth: depth + 1, in: cursor..<range.upperBound, body) }
-}
-
 extension LogImage {
     /// Rewrites the head's data in `sectors` contiguously, in disk order, when
     /// it lies in too many pieces: a sequential read of the range then reads
@@ -44,11 +31,9 @@ extension LogImage {
             try drain()  // so that only batches formed from now on are unwritten
             let work = try state.withLock { s -> [(UInt32, Extent)] in
                 try checkWritable(s)
-                let chain = s.index.epochs.chain(s.index.headEpoch)
                 var work: [(UInt32, Extent)] = []
                 var prev: Extent?
-                forEachResolvedTagged(s.index.viewMaps(s.index.headEpoch), in: range.clamped(to: 0..<s.index.virtualSize / 512)) { depth, e in
-                    guard e.kind == .data || e.kind == .compressed else { prev = nil; return }
+                s.index.forEachTagged(view: s.index.headEpoch, in: range.clamped(to: 0..<s.index.virtualSize / 512)) { epoch, e in
                     result.dataSectors += UInt64(e.count)
                     if e.kind == .data { result.uncompressedSectors += UInt64(e.count) }
                     let continues = prev.map { p in
@@ -57,7 +42,7 @@ extension LogImage {
                     if !continues { result.piecesBefore += 1 }
                     prev = e
                     // Written data can be copied, also from the segment taking appends (nothing is deleted).
-                    if s.tail.unwrittenBatch(segment: UInt64(e.segment), offset: UInt64(e.sectorOffset) * 512) == nil { work.append((chain[depth], e)) }
+                    if s.tail.unwrittenBatch(segment: UInt64(e.segment), offset: UInt64(e.sectorOffset) * 512) == nil { work.append((epoch, e)) }
                 }
                 return work
             }

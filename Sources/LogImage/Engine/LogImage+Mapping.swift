@@ -34,12 +34,13 @@ extension LogImage {
         guard offset <= size, length <= size - offset else {
             throw LogImageError(.outOfRange, "\(store.name): range \(offset)+\(length) is past the end of the \(size)-byte view")
         }
-        try mappingRuns(state.withLock { $0.index.viewMaps(epoch) }, lba: offset / 512, end: (offset + length) / 512, body)
+        try mappingRuns(state.withLock { $0.index.mapsCopy }, view: epoch, lba: offset / 512, end: (offset + length) / 512, body)
     }
 
-    /// The runs of a view given by its maps (newest epoch first) over sectors
-    /// `lba..<end`: holes, zeros and data, data merged only where contiguous in the log.
-    func mappingRuns(_ maps: [ExtentMap], lba: UInt64, end: UInt64, _ body: (MappingRun) throws -> Void) throws {
+    /// The runs of view `view` of `index` (a copy taken under the lock) over
+    /// sectors `lba..<end`: holes, zeros and data, data merged only where
+    /// contiguous in the log.
+    func mappingRuns(_ index: ImageIndex, view: UInt32, lba: UInt64, end: UInt64, _ body: (MappingRun) throws -> Void) throws {
         var run: MappingRun?
         func emit(_ r: MappingRun) throws {
             if var cur = run, cur.kind == r.kind, cur.start + cur.length == r.start, cur.compressed == r.compressed,
@@ -53,7 +54,7 @@ extension LogImage {
             run = r
         }
         var cursor = lba
-        try forEachResolved(maps, in: cursor..<end) { e in
+        try index.forEach(view: view, in: cursor..<end) { e in
             if e.lba > cursor { try emit(MappingRun(start: cursor * 512, length: (e.lba - cursor) * 512, kind: .hole, compressed: false)) }
             switch e.kind {
             case .data, .compressed:

@@ -36,9 +36,11 @@ extension LogImage {
 
     /// The image's snapshots, oldest first.
     /// - Parameter includeUsage: compute `bytesReferenced` and `bytesExclusive`
-    ///   (a walk of the maps); with `false` both are 0 and the call is cheap.
+    ///   (cached per snapshot; the first call after an open, and the newest
+    ///   snapshot on every call, look at what changed since); with `false`
+    ///   both are 0.
     public func snapshots(includeUsage: Bool = true) -> [SnapshotInfo] {
-        let index = state.withLock { $0.index.mapsCopy }
+        var index = state.withLock { $0.index.mapsCopy }
         let epochs = index.epochs
         let list = epochs.snapshots
         if list.isEmpty { return [] }
@@ -46,34 +48,18 @@ extension LogImage {
             return list.map { SnapshotInfo(name: $0.name, epoch: $0.id, parentEpoch: $0.parent, createdNs: $0.timeNs, sequence: $0.seq,
                                            virtualSize: effectiveSize($0), bytesReferenced: 0, bytesExclusive: 0) }
         }
-        // What each view reads, to tell referenced from exclusive bytes.
-        func maps(_ id: UInt32) -> [ExtentMap] { index.viewMaps(id) }
-        let views = list.map(\.id) + [epochs.head]
-        return list.map { e in
-            var referenced: UInt64 = 0
-            forEachResolved(maps(e.id), in: 0..<(effectiveSize(e) / 512)) { x in
-                if x.kind == .data || x.kind == .compressed { referenced += UInt64(x.count) * 512 }
-            }
-            // Exclusive: entries of this epoch's own delta map that no other view reads.
-            var exclusive: UInt64 = 0
-            let others = views.filter { $0 != e.id }.filter { epochs.chain($0).contains(e.id) }
-            index.map(of: e.id).forEach { x in
-                guard x.kind == .data || x.kind == .compressed else { return }
-                var seenByOther = [Bool](repeating: false, count: Int(x.count))
-                for v in others {
-                    // Sectors of x that view v still reads from epoch e: not shadowed by a newer epoch.
-                    let newer = epochs.chain(v).prefix { $0 != e.id }.map { index.map(of: $0) }
-                    var covered = [Bool](repeating: false, count: Int(x.count))
-                    forEachResolved(Array(newer), in: x.lba..<x.end) { y in
-                        for s in y.lba..<y.end { covered[Int(s - x.lba)] = true }
-                    }
-                    for i in 0..<covered.count where !covered[i] { seenByOther[i] = true }
-                }
-                exclusive += UInt64(seenByOther.filter { !$0 }.count) * 512
-            }
+        // Referenced bytes are counted as each snapshot is taken; exclusive bytes
+        // come from what the nearest views below changed, cached where nothing below changes.
+        index.applyPendingMoves()   // a copy in flight: make the views match the delta maps
+        var fresh: [UInt32: UInt64] = [:]
+        let infos = list.map { e in
+            let (exclusive, cacheable) = index.exclusiveBytes(e.id)
+            if cacheable { fresh[e.id] = exclusive }
             return SnapshotInfo(name: e.name, epoch: e.id, parentEpoch: e.parent, createdNs: e.timeNs, sequence: e.seq,
-                                virtualSize: effectiveSize(e), bytesReferenced: referenced, bytesExclusive: exclusive)
+                                virtualSize: effectiveSize(e), bytesReferenced: index.referencedBytes(e.id), bytesExclusive: exclusive)
         }
+        if !fresh.isEmpty { state.withLock { $0.index.cacheExclusiveBytes(fresh, generation: index.usageGeneration) } }
+        return infos
     }
 
     func effectiveSize(_ e: Epoch) -> UInt64 { e.virtualSize == 0 ? manifest.virtualSize : e.virtualSize }

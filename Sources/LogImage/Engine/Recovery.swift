@@ -145,7 +145,9 @@ package struct Recovery {
         let tail = LogTail(segmentSize: UInt64(manifest.segmentSize), imageTag: manifest.imageTag, batchBytes: batchBytes,
                            nextSeq: replay.nextSeq, end: pos, segments: handles, crcTables: tables, stats: stats)
         // The live accounting starts stale (LiveAccounting): the first use rebuilds it.
-        let state = EngineState(index: replay.index.mapsCopy, tail: tail, checkpointGeneration: ckpt?.generation ?? 0)
+        var index = replay.index.mapsCopy
+        if loadMaps { index.buildViews() }   // the views' complete maps (Spec §8.1), from the delta maps
+        let state = EngineState(index: index, tail: tail, checkpointGeneration: ckpt?.generation ?? 0)
         return Result(state: state, io: IOState(segment: last, handle: handles[last]!), tornTail: torn, skippedCheckpoints: skipped)
     }
 

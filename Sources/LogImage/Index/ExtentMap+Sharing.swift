@@ -33,6 +33,30 @@ extension ExtentMap {
         return bytes
     }
 
+    /// Visits the entries of every leaf reachable from any of `maps` once, by identity: entries of
+    /// a leaf that several maps (or several places) share are visited once; equal entries in
+    /// different leaves are visited once per leaf. Leaves in no particular order. Costs
+    /// O(distinct nodes and entries), whatever the number of maps sharing them.
+    static func forEachDistinctLeaf(of maps: [ExtentMap], _ body: (UnsafeBufferPointer<Extent>) throws -> Void) rethrows {
+        var seen = Set<ObjectIdentifier>()
+        func walk(_ node: ExtentMapNode, _ h: Int) throws {
+            guard seen.insert(ObjectIdentifier(node)).inserted else { return }
+            let s = node.slots
+            for c in 0..<node.childCount {
+                if h == 1 {
+                    if seen.insert(ObjectIdentifier(s[c].child.takeUnretainedValue())).inserted {
+                        try body(UnsafeBufferPointer(start: s[c].entries, count: s[c].count))
+                    }
+                } else {
+                    try walk(s[c].node, h - 1)
+                }
+            }
+        }
+        for map in maps {
+            if let root = map.root { try walk(root, map.height) }
+        }
+    }
+
     /// Nodes and leaves that `forEach(in: lba..<lba + 1)` touches: the general walk (whose first
     /// descent the fast path of `forEach(in:)` repeats without recursion), counted. It
     /// depends only on this map's height and where `lba` falls, not on how many other maps share

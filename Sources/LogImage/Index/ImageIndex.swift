@@ -1,16 +1,24 @@
 /// What the log means (Spec §6.5, §8): the head's delta map, the epoch tree
-/// with the frozen epochs' maps, the head's virtual size and the per-segment
-/// live accounting. A value: the engine keeps it under its state lock beside
-/// the log tail (`EngineState`), and copies of it (copy-on-write) are walked
+/// with the frozen epochs' delta maps, the complete map of every view
+/// (`ViewMaps`, Spec §8.1), the head's virtual size and the per-segment live
+/// accounting. A value: the engine keeps it under its state lock beside the
+/// log tail (`EngineState`), and copies of it (copy-on-write) are walked
 /// outside the lock by compaction, checkpoints and statistics.
 ///
-/// Engine code changes the maps only through these methods, so the maps'
-/// representation can change without touching the engine.
+/// The delta maps are the source of truth (checkpoints store them and
+/// recovery replays into them); the views are derived from them and every
+/// method here changes both. Engine code reaches the maps only through
+/// these methods, so their representation can change without touching the
+/// engine.
 package struct ImageIndex: Sendable {
     /// The head epoch's delta map (what the head wrote since its last snapshot).
     private(set) var head: ExtentMap
     /// The epoch tree and the frozen epochs' maps (Spec §6.5).
     private(set) var epochs: EpochTable
+    /// The views' complete maps: nil until `buildViews()` (recovery replays
+    /// into the delta maps alone; the snapshot commands' metadata-only open
+    /// never builds them).
+    internal(set) var views: ViewMaps?   // set only here and in ImageIndex+Views.swift
     /// The head's virtual size in bytes (the manifest's, changed by `resize` and `revert`).
     var virtualSize: UInt64
     /// Per-segment live bytes for the compactor.
@@ -22,10 +30,14 @@ package struct ImageIndex: Sendable {
         self.virtualSize = virtualSize
     }
 
-    /// A copy of the maps and the epoch tree to walk outside the state lock
-    /// (copy-on-write: O(1) now), without the live accounting, so that the
-    /// accounting goes on changing in place.
-    var mapsCopy: ImageIndex { ImageIndex(head: head, epochs: epochs, virtualSize: virtualSize) }
+    /// A copy of the maps, the epoch tree and the views to walk outside the
+    /// state lock (copy-on-write: O(1) now), without the live accounting, so
+    /// that the accounting goes on changing in place.
+    var mapsCopy: ImageIndex {
+        var c = ImageIndex(head: head, epochs: epochs, virtualSize: virtualSize)
+        c.views = views
+        return c
+    }
 
     /// The head's epoch id.
     var headEpoch: UInt32 { epochs.head }
@@ -35,16 +47,26 @@ package struct ImageIndex: Sendable {
         epoch == epochs.head ? head : (epochs.maps[epoch] ?? ExtentMap())
     }
 
-    /// The maps a view of `epoch` reads through, newest first.
+    /// The delta maps a view of `epoch` reads through, newest first.
     func viewMaps(_ epoch: UInt32) -> [ExtentMap] {
         epochs.chain(epoch).map { map(of: $0) }
     }
 
-    /// Visits the resolved entries of view `epoch` in `range` (Spec §8, resolving a sector).
+    /// The complete map of view `epoch` (the head or a live snapshot), or nil
+    /// if it is not a view or the views are not built.
+    @inline(__always)
+    func viewMap(_ epoch: UInt32) -> ExtentMap? {
+        if epoch == epochs.head { return epochs.isEmpty ? head : views?.head }
+        return views?.snapshots[epoch]
+    }
+
+    /// Visits the resolved entries of view `epoch` in `range` (Spec §8.1): one
+    /// lookup in the view's complete map. Without built views (never in an
+    /// open engine), resolves through the delta maps.
     @inline(__always)
     func forEach(view epoch: UInt32, in range: Range<UInt64>, _ body: (Extent) throws -> Void) rethrows {
-        if epoch == epochs.head && epochs.isEmpty {
-            try head.forEach(in: range, body)
+        if let m = viewMap(epoch) {
+            try m.forEach(in: range, body)
         } else {
             try forEachResolved(viewMaps(epoch), in: range, body)
         }
@@ -58,10 +80,20 @@ package struct ImageIndex: Sendable {
     mutating func apply(_ r: RecordHeader) {
         guard let type = r.recordType, type == .data || type == .zero || type == .trim else { return }
         // Live accounting: what the record replaces in the head stops being live, its data starts.
-        live.subtract(head, in: r.lba..<r.lba + UInt64(r.sectors))
+        let range = r.lba..<r.lba + UInt64(r.sectors)
+        let replaced = live.subtract(head, in: range)
         if type == .data { live.add(r.segmentNumber, Int64(r.sectors) * 512) }
         if live.headOverDeleted { live.shadowedSinceRebuild += UInt64(r.sectors) * 512 }
         MapApply.apply(r, map: &head, virtualSize: Format.Manifest.maxVirtualSize, ifNewer: false)
+        guard views != nil else { return }
+        // What the head's view reads, and the view itself when it is not the delta map.
+        if epochs.isEmpty {
+            views!.headDataSectors -= replaced
+        } else {
+            views!.headDataSectors -= ViewMaps.dataSectors(views!.head, in: range)
+            MapApply.apply(r, map: &views!.head, virtualSize: Format.Manifest.maxVirtualSize, ifNewer: false)
+        }
+        if type == .data { views!.headDataSectors += Int64(r.sectors) }
     }
 
     /// Applies a record found by recovery to its epoch's map with seq-wins
@@ -81,20 +113,45 @@ package struct ImageIndex: Sendable {
 
     // MARK: - Epochs
 
-    /// Freezes the head as snapshot `name` (its map moves to the frozen
-    /// epoch); the head continues in a new, empty child epoch.
+    /// Freezes the head as snapshot `name` (its delta map moves to the frozen
+    /// epoch); the head continues in a new, empty child epoch. The snapshot's
+    /// view is the head's view as it is now: an O(1) copy sharing every node.
     mutating func freezeHead(name: String, timeNs: UInt64, seq: UInt64, virtualSize size: UInt64) {
+        let frozen = epochs.head
+        if views != nil {
+            // The head's delta map was its view until now; from now on the view is kept apart.
+            if epochs.isEmpty { views!.head = head }
+            views!.snapshots[frozen] = views!.head
+            views!.dataSectors[frozen] = views!.headDataSectors
+        }
         _ = epochs.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: size, headMap: head)
         head = ExtentMap()
     }
 
-    /// Marks snapshot `epoch` deleted; epochs no view reads through are dropped.
+    /// Marks snapshot `epoch` deleted (its view is dropped); epochs no view
+    /// reads through are dropped. Costs what the snapshot's view holds alone
+    /// (the nodes freed) plus the epochs dropped.
     mutating func deleteSnapshot(_ epoch: UInt32) {
+        if views != nil {
+            if let above = epochs.nearestViewAncestor(of: epoch) { views!.exclusiveBytes[above] = nil }
+            views!.usageGeneration += 1
+            views!.snapshots[epoch] = nil
+            views!.dataSectors[epoch] = nil
+            views!.exclusiveBytes[epoch] = nil
+        }
         epochs.delete(epoch)
     }
 
-    /// Starts a new, empty head epoch under snapshot `parent`; the old head's map is dropped.
+    /// Starts a new, empty head epoch under snapshot `parent`; the old head's
+    /// map is dropped, and the head's view becomes the snapshot's (O(1)).
     mutating func revert(to parent: UInt32) {
+        if views != nil {
+            if let above = epochs.nearestViewAncestor(of: epochs.head) { views!.exclusiveBytes[above] = nil }
+            views!.exclusiveBytes[parent] = nil
+            views!.usageGeneration += 1
+            views!.head = views!.snapshots[parent] ?? ExtentMap()
+            views!.headDataSectors = views!.dataSectors[parent] ?? 0
+        }
         _ = epochs.newHead(parent: parent)
         head = ExtentMap()
     }
@@ -106,12 +163,11 @@ package struct ImageIndex: Sendable {
     /// (overwritten, trimmed) are left alone: the copy is then garbage.
     mutating func relocate(from old: Extent, to header: RecordHeader, range: Range<UInt64>, epoch: UInt32) {
         let kind: ExtentKind = header.codec == Format.Codec.lz4.rawValue ? .compressed : .data
-        let base = UInt32(header.payloadOffset / 512)
+        let move = ExtentMove(range: range, old: old, kind: kind, segment: UInt32(header.segmentNumber),
+                              base: UInt32(header.payloadOffset / 512), recordLBA: header.lba)
         var updates: [Extent] = []
         map(of: epoch).forEach(in: range) { cur in
-            guard cur.stillShows(old) else { return }
-            updates.append(Extent(lba: cur.lba, count: cur.count, seq: cur.seq, kind: kind, segment: UInt32(header.segmentNumber),
-                                  sectorOffset: kind == .data ? base + UInt32(cur.lba - header.lba) : base))
+            if cur.stillShows(old) { updates.append(move.moved(cur)) }
         }
         guard epoch == epochs.head || epochs.maps[epoch] != nil else { return }
         for u in updates {
@@ -124,6 +180,10 @@ package struct ImageIndex: Sendable {
         } else {
             for u in updates { epochs.maps[epoch]!.insert(u) }
         }
+        // The views that show the old data follow in one batch (`applyPendingMoves`). A delta
+        // map stops showing a piece only when no view reads it, so a move without updates has
+        // nothing to repoint in the views either.
+        if views != nil && !epochs.isEmpty && !updates.isEmpty { views!.pendingMoves.append(move) }
     }
 
     /// Turns the entries of `epoch` that still show `old` (a piece no view
@@ -141,12 +201,15 @@ package struct ImageIndex: Sendable {
         for u in updates { epochs.maps[epoch]!.insert(u) }
     }
 
-    /// Whether some map still has a data entry in one of `segments`; returns those segments.
+    /// Whether some map (delta or view) still has a data entry in one of
+    /// `segments`; returns those segments.
     func segmentsStillUsed(of segments: Set<UInt64>) -> Set<UInt64> {
         var used = Set<UInt64>()
-        for m in [head] + Array(epochs.maps.values) {
-            m.forEach { e in
-                if (e.kind == .data || e.kind == .compressed) && segments.contains(UInt64(e.segment)) { used.insert(UInt64(e.segment)) }
+        var maps = [head] + Array(epochs.maps.values)
+        if let views { maps += [views.head] + Array(views.snapshots.values) }
+        ExtentMap.forEachDistinctLeaf(of: maps) { entries in
+            for e in entries where (e.kind == .data || e.kind == .compressed) && segments.contains(UInt64(e.segment)) {
+                used.insert(UInt64(e.segment))
             }
         }
         return used
@@ -162,9 +225,10 @@ package struct ImageIndex: Sendable {
 
     /// Live bytes per segment of these maps, from scratch.
     func rebuildLive() -> [UInt64: Int64] {
-        LiveAccounting.rebuild(head: head, epochs: epochs)
+        LiveAccounting.rebuild(self)
     }
 
-    /// Which parts of each epoch's map some view reads.
-    func visibility() -> Visibility { Visibility(head: head, epochs: epochs) }
+    /// Which parts of the delta maps some view reads, for the data in
+    /// `segments` (nil: all data).
+    func visibility(segments: Set<UInt64>? = nil) -> Visibility { Visibility(self, segments: segments) }
 }
