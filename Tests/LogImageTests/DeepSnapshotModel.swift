@@ -48,8 +48,9 @@ struct DeepSnapshotModel {
         return UInt64(generationOf.count - 1)
     }
 
-    /// Live snapshot names, oldest (smallest epoch) first.
-    var namesOldestFirst: [String] { liveByEpoch.keys.sorted().map { liveByEpoch[$0]! } }
+    /// Live snapshot names, oldest (smallest epoch) first: epochs are
+    /// numbered in the order the head starts them, so in the order taken.
+    private(set) var namesOldestFirst: [String] = []
 
     /// The head was frozen as `info` (createSnapshot flushes before it returns).
     mutating func snapshotTaken(_ info: SnapshotInfo) {
@@ -58,6 +59,7 @@ struct DeepSnapshotModel {
                          generation: headGeneration, tags: head.current)
         live[s.name] = s
         liveByEpoch[s.epoch] = s.name
+        namesOldestFirst.append(s.name)
         parentOf[s.epoch] = headParent
         headParent = s.epoch
         startGeneration()
@@ -67,6 +69,7 @@ struct DeepSnapshotModel {
         head.flushed()
         guard let s = live.removeValue(forKey: name) else { return }
         liveByEpoch[s.epoch] = nil
+        namesOldestFirst.removeAll { $0 == name }
     }
 
     mutating func reverted(to name: String) {

@@ -8,7 +8,10 @@ import LogImageTestSupport
 /// the planted bugs it must catch.
 ///
 /// LOGIMG_DEEP_SNAPSHOTS sets the snapshots taken per seed (default 1,000),
-/// LOGIMG_DEEP_SEEDS the number of seeds (default 3, seeds 1...n).
+/// LOGIMG_DEEP_SEEDS the number of seeds (default 3, seeds 1...n); usage
+/// numbers are checked every LOGIMG_DEEP_USAGE_EVERY steps (default 25) while
+/// at most LOGIMG_DEEP_USAGE_MAX_LIVE snapshots are live (default 64), and at
+/// the end of the first seed's run.
 final class DeepSnapshotModelTests: XCTestCase {
     static func env(_ name: String, _ fallback: Int) -> Int {
         ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
@@ -19,7 +22,11 @@ final class DeepSnapshotModelTests: XCTestCase {
         var total = DeepSnapshotRunner.Stats()
         for seed in 1...UInt64(max(1, seeds)) {
             let clock = ContinuousClock.now
-            let runner = DeepSnapshotRunner(seed: seed, config: .init(snapshots: perSeed))
+            var config = DeepSnapshotRunner.Config(snapshots: perSeed)
+            config.usageMaxLive = Self.env("LOGIMG_DEEP_USAGE_MAX_LIVE", config.usageMaxLive)
+            config.usageEvery = Self.env("LOGIMG_DEEP_USAGE_EVERY", config.usageEvery)
+            config.usageAtEnd = seed == 1  // once at full depth (a walk of every view per snapshot)
+            let runner = DeepSnapshotRunner(seed: seed, config: config)
             let s: DeepSnapshotRunner.Stats
             do { s = try runner.run() } catch {
                 XCTFail("deep snapshot model: \(error)")
