@@ -62,11 +62,11 @@ extension DeepSnapshotRunner {
         try checkView(name, model.live[name]!.tags, start..<start + len)
     }
 
-    /// Every live snapshot and the head, in full.
+    /// Every live snapshot, then the head, in full.
     func fullCheck() throws {
         try checkList()
-        try checkView(nil, model.head.current, 0..<config.sectors)
         for name in model.namesOldestFirst { try checkView(name, model.live[name]!.tags, 0..<config.sectors) }
+        try checkView(nil, model.head.current, 0..<config.sectors)
         stats.fullChecks += 1
     }
 
