@@ -185,7 +185,7 @@ final class DeepSnapshotRunner {
             let victims = try img.segmentUsage().sorted { $0.utilisation < $1.utilisation }.prefix(2).map(\.segment)
             guard !victims.isEmpty else { return }
             _ = try img.compact(segments: victims)
-            model.head.flushed()  // a pass flushes (Spec/consistency.md §4)
+            model.head.flushed()  // a pass flushes (Spec/consistency.md §4.9)
             stats.compactions += 1
             try checkView(nil, model.head.current, 0..<sectors)
         case 994..<997:

@@ -3,7 +3,7 @@ import LogImageTestSupport
 
 /// A test-only planted bug at the I/O layer, as PlantedBugFileSystem's are:
 /// every checkpoint written leaves out the delta map (EPOCH_MAP section,
-/// Spec §6) of its newest snapshot, so after a reopen from that checkpoint
+/// Spec §6.6) of its newest snapshot, so after a reopen from that checkpoint
 /// the snapshot reads what its parent wrote where it wrote itself. The
 /// deep-snapshot model test must catch it (I5).
 final class SnapshotMapDroppingFileSystem: FileSystem {
