@@ -60,6 +60,14 @@ final class DeepSnapshotRunner {
         model = DeepSnapshotModel(sectors: config.sectors)
     }
 
+    /// Checkpoints inline: the same seed gives the same file operations, so
+    /// the same crash states.
+    static let tuning: LogImage.Tuning = {
+        var t = LogImage.Tuning()
+        t.backgroundCheckpoints = false
+        return t
+    }()
+
     var fileSystem: any FileSystem {
         let planted = PlantedBugFileSystem.wrap(fs, config.bugs)
         return config.wrapper.map { $0(planted) } ?? planted
@@ -74,7 +82,7 @@ final class DeepSnapshotRunner {
         opts.checkpointIntervalMiB = 1
         opts.compression = seed % 3 == 0
         do {
-            img = try LogImage.create(at: Self.root, options: opts, fileSystem: fileSystem)
+            img = try LogImage.create(at: Self.root, options: opts, fileSystem: fileSystem, tuning: Self.tuning)
             try fill()
             while stats.snapshots < config.snapshots {
                 try oneStep()
@@ -192,7 +200,7 @@ final class DeepSnapshotRunner {
             op = "reopen"
             try img.close()
             img = nil
-            img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: fileSystem)
+            img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: fileSystem, tuning: Self.tuning)
             model.head.flushed()
             stats.reopens += 1
             try fullCheck()
@@ -212,7 +220,7 @@ final class DeepSnapshotRunner {
             let report = try LogImage.check(at: Self.root, repair: false, fileSystem: fileSystem)
             if !report.isConsistent { throw fail("check after crash: \(report.corruptions)") }
         }
-        img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: fileSystem)
+        img = try LogImage.open(at: Self.root, mode: .readWrite, fileSystem: fileSystem, tuning: Self.tuning)
         stats.crashes += 1
         let all = try img.read(at: 0, count: config.sectors * 512)
         for s in 0..<config.sectors {
