@@ -85,6 +85,14 @@ struct DeepSnapshotModel {
         nextGeneration += 1
     }
 
+    /// Epochs the head reads through besides its own, deleted ones included
+    /// (the depth of its chain, as the engine keeps it today).
+    var headDepth: Int {
+        var n = 0, e = headParent
+        while e != 0 { n += 1; e = parentOf[e] ?? 0 }
+        return n
+    }
+
     /// The nearest live snapshot at or above epoch `e` (0 if none), through deleted ones.
     func nearestLive(_ e: UInt32) -> UInt32 {
         var e = e

@@ -32,7 +32,7 @@ final class DeepSnapshotModelTests: XCTestCase {
                 XCTFail("deep snapshot model: \(error)")
                 continue
             }
-            print("deep snapshot model seed \(seed): \(s.steps) steps, \(s.snapshots) snapshots (at most \(s.maxLive) live), "
+            print("deep snapshot model seed \(seed): \(s.steps) steps, \(s.snapshots) snapshots (at most \(s.maxLive) live, head chain \(s.maxDepth) deep), "
                   + "\(s.deletes) deletes, \(s.reverts) reverts, \(s.trims) trims, \(s.compactions) compactions, "
                   + "\(s.reopens) reopens, \(s.crashes) crashes, \(s.fullChecks) full checks, \(s.usageChecks) usage checks "
                   + "in \(ContinuousClock.now - clock)")

@@ -37,7 +37,7 @@ final class DeepSnapshotRunner {
 
     struct Stats {
         var steps = 0, snapshots = 0, deletes = 0, reverts = 0, trims = 0, compactions = 0
-        var reopens = 0, crashes = 0, fullChecks = 0, usageChecks = 0, maxLive = 0
+        var reopens = 0, crashes = 0, fullChecks = 0, usageChecks = 0, maxLive = 0, maxDepth = 0
     }
 
     static let root = "/deep.limg"
@@ -158,6 +158,7 @@ final class DeepSnapshotRunner {
             }
             model.snapshotTaken(info)
             stats.snapshots += 1
+            stats.maxDepth = max(stats.maxDepth, model.headDepth)
         case 820..<920:
             op = "delete"
             let names = model.namesOldestFirst
@@ -176,7 +177,9 @@ final class DeepSnapshotRunner {
             op = "revert"
             let names = model.namesOldestFirst
             guard !names.isEmpty else { return }
-            let name = names[Int(rng.next() % UInt64(names.count))]
+            // Mostly to one of the 8 newest, so the chains grow deep; else to any.
+            let pick = rng.next() % 4 == 0 ? rng.next() % UInt64(names.count) : UInt64(names.count) - 1 - rng.next() % UInt64(min(8, names.count))
+            let name = names[Int(pick)]
             op = "revert \(name)"
             try img.revert(to: name)
             model.reverted(to: name)
