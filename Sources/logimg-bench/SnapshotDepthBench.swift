@@ -19,7 +19,9 @@
 //   - map memory: no engine figure is public, so the process RSS growth over
 //     that first open stands in for it (maps, epoch table, handles);
 //   - clean open (after a close, which checkpoints), head and oldest-view
-//     random 4 KiB reads of the filled range (queue depth 1, one thread);
+//     random 4 KiB reads of the filled range (queue depth 1, one thread;
+//     after a sequential warm-up pass, head and view alternate over three
+//     rounds of R/3 reads and the medians are printed);
 //   - snapshots(includeUsage:) with and without usage; createSnapshot (each
 //     followed by an untimed delete, so the count stays N); revert to the
 //     newest snapshot; deleteSnapshot of snapshots in the middle of the chain
@@ -184,13 +186,17 @@ enum SnapshotDepthBench {
         image = try LogImage.open(at: path, mode: .readWrite)
         print("open_ms \(ms(now() - t))")
 
-        print("head_reads_per_s \(f0(try randomReads(c) { try image.read(into: $0, at: $1) }))")
-        if let oldest = names.first {
-            let view = try image.openSnapshot(name: oldest)
-            print("view_reads_per_s \(f0(try randomReads(c) { try view.read(into: $0, at: $1) }))")
-        } else {
-            print("view_reads_per_s -")
+        // Head and view alternate over three rounds of R/3 reads each, after a warm-up pass; medians.
+        let view = try names.first.map { try image.openSnapshot(name: $0) }
+        try warmUp(c) { try image.read(into: $0, at: $1) }
+        if let view { try warmUp(c) { try view.read(into: $0, at: $1) } }
+        var head: [Double] = [], viewRates: [Double] = []
+        for round in 0..<3 {
+            head.append(try randomReads(c, round: round) { try image.read(into: $0, at: $1) })
+            if let view { viewRates.append(try randomReads(c, round: round) { try view.read(into: $0, at: $1) }) }
         }
+        print("head_reads_per_s \(f0(head.sorted()[1]))")
+        print("view_reads_per_s \(view == nil ? "-" : f0(viewRates.sorted()[1]))")
 
         print("list_usage_ms \(ms(try median(c.reps) { _ = image.snapshots(includeUsage: true) }))")
         print("list_ms \(ms(try median(c.reps) { _ = image.snapshots(includeUsage: false) }))")
@@ -264,16 +270,30 @@ enum SnapshotDepthBench {
 
     // MARK: - Helpers
 
-    /// R random 4 KiB reads of the filled range (the same offsets every call); reads per second.
-    static func randomReads(_ c: Config, _ read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Void) throws -> Double {
+    /// Random 4 KiB reads of the filled range, reads per second: all R, or
+    /// with `round` the round-th third of them (the same offsets every call).
+    static func randomReads(_ c: Config, round: Int? = nil,
+                            _ read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Void) throws -> Double {
         let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buf.deallocate() }
-        var rng = SplitMix64(state: c.seed ^ 0xEAD)
+        var rng = SplitMix64(state: c.seed ^ 0xEAD ^ UInt64(round ?? 0))
+        let count = round == nil ? c.reads : max(1, c.reads / 3)
         let start = now()
-        for _ in 0..<c.reads {
+        for _ in 0..<count {
             try read(buf, (rng.next() % c.filledBlocks) * UInt64(blockSize))
         }
-        return Double(c.reads) / (now() - start)
+        return Double(count) / (now() - start)
+    }
+
+    /// 1 MiB sequential reads of the filled range, so every measured read finds the page cache warm.
+    static func warmUp(_ c: Config, _ read: (UnsafeMutableRawBufferPointer, UInt64) throws -> Void) throws {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: bigSize, alignment: 4096)
+        defer { buf.deallocate() }
+        var off: UInt64 = 0
+        while off < c.filled {
+            try read(buf, off)
+            off += UInt64(bigSize)
+        }
     }
 
     /// Median of up to `reps` timed runs of `body` (fewer once 3 s have gone); `after` runs untimed after each.
