@@ -2,7 +2,7 @@
 //
 //   logimg-bench --snapshot-depth build   --image DIR --snapshots N [--size 1G] [--filled 256M] [--seed S]
 //   logimg-bench --snapshot-depth offsets --snapshots N [--filled 256M] [--seed S]
-//   logimg-bench --snapshot-depth measure --image DIR [--reads R] [--reps N] [--filled 256M]
+//   logimg-bench --snapshot-depth measure --image DIR [--reads R] [--reps N] [--filled 256M] [--no-usage]
 //   logimg-bench --snapshot-depth shrink  --image DIR [--reads R] [--filled 256M]
 //   logimg-bench --snapshot-depth dirty   --image DIR [--filled 256M]   (used by measure)
 //
@@ -39,7 +39,7 @@ enum SnapshotDepthBench {
     static let usage = """
         usage: logimg-bench --snapshot-depth build   --image DIR --snapshots N [--size SIZE] [--filled SIZE] [--seed S]
                logimg-bench --snapshot-depth offsets --snapshots N [--filled SIZE] [--seed S]
-               logimg-bench --snapshot-depth measure --image DIR [--reads R] [--reps N] [--filled SIZE]
+               logimg-bench --snapshot-depth measure --image DIR [--reads R] [--reps N] [--filled SIZE] [--no-usage]
                logimg-bench --snapshot-depth shrink  --image DIR [--reads R] [--filled SIZE]
         """
 
@@ -52,6 +52,7 @@ enum SnapshotDepthBench {
         var reads = 200_000
         var reps = 7
         var writesPerRound = 16
+        var usage = true
         var filledBlocks: UInt64 { filled / UInt64(blockSize) }
         var imagePath: String {
             guard let image else { fail("this mode needs --image") }
@@ -81,6 +82,7 @@ enum SnapshotDepthBench {
             case "--seed": guard let s = UInt64(value()) else { fail("--seed needs a number") }; c.seed = s
             case "--reads": c.reads = max(1, count("--reads"))
             case "--reps": c.reps = max(1, count("--reps"))
+            case "--no-usage": c.usage = false
             default: fail("unknown option \(args[i])\n\(usage)")
             }
             i += 1
@@ -198,7 +200,8 @@ enum SnapshotDepthBench {
         print("head_reads_per_s \(f0(head.sorted()[1]))")
         print("view_reads_per_s \(view == nil ? "-" : f0(viewRates.sorted()[1]))")
 
-        print("list_usage_ms \(ms(try median(c.reps) { _ = image.snapshots(includeUsage: true) }))")
+        // --no-usage: skipped (per-snapshot usage can take minutes on a deep chain).
+        print("list_usage_ms \(c.usage ? ms(try median(c.reps) { _ = image.snapshots(includeUsage: true) }) : "-")")
         print("list_ms \(ms(try median(c.reps) { _ = image.snapshots(includeUsage: false) }))")
 
         var k = 0
