@@ -80,7 +80,7 @@ let package = Package(
         // Compaction benchmark (bench/compaction.sh); build with -c release.
         .executableTarget(name: "logimg-compactbench", dependencies: ["LogImage", "Compactor"]),
         // In-process engine benchmark (bench/engine.sh); build with -c release.
-        .executableTarget(name: "logimg-bench", dependencies: ["LogImage"]),
+        .executableTarget(name: "logimg-bench", dependencies: ["LogImage", "Compactor"]),
         // The crash-state explorer over its workload families (bench/crashtest.sh); build with -c release.
         .executableTarget(
             name: "logimg-crashtest",

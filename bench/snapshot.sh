@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Snapshot benchmark: logimg vs qcow2 internal snapshots (issue 4).
+# Snapshot benchmark: logimg vs qcow2 internal snapshots, in two modes.
 #
-#   bench/snapshot.sh                              # default sizes (see below)
+#   bench/snapshot.sh                              # size mode: default sizes (see below)
 #   SNAPSHOT_BENCH_SIZES="1G 4G 16G" bench/snapshot.sh
+#   bench/snapshot.sh --depth [--keep]             # depth mode: 0 … 10,000 snapshots
 #
+# Depth mode (bench/snapshot-depth.sh, which documents it and its
+# SNAPSHOT_DEPTH_* settings): head and oldest-view reads, snapshot create,
+# delete, revert and list, open, recovery, checkpoint size and memory at
+# 0, 10, 100, 1,000 and 10,000 snapshots, beside qcow2 with as many internal
+# snapshots; saved to bench/results/snapshot-depth-<date>.txt.
+#
+# Size mode:
 # For each size S, the disk is S bytes and every 4 KiB block of it is written
 # exactly once in a random order: S/4K random 4 KiB writes, one extent each
 # (about 4M extents at 16 GiB). Then, median of several runs each:
@@ -27,6 +35,7 @@
 # qcow2 is made). Output is printed and saved with the command, date and
 # machine to bench/results/snapshot-<date>.txt.
 set -euo pipefail
+if [[ "${1:-}" == --depth ]]; then exec "$(dirname "$0")/snapshot-depth.sh" "$@"; fi
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 

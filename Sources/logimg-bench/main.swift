@@ -39,6 +39,8 @@ struct Options {
           --keep         keep the files afterwards
 
         logimg-bench --snapshot-bench ...   snapshot timing for bench/snapshot.sh (see SnapshotBench.swift)
+        logimg-bench --snapshot-depth ...   reads and snapshot operations at N snapshots, for
+                                            bench/snapshot.sh --depth (see SnapshotDepthBench.swift)
         """
 
     static func parse(_ args: [String]) -> Options {
@@ -263,6 +265,11 @@ func progress(_ s: String) {
 // `--snapshot-bench …`: snapshot create/delete timing for bench/snapshot.sh (SnapshotBench.swift).
 if CommandLine.arguments.dropFirst().first == "--snapshot-bench" {
     SnapshotBench.main(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+// `--snapshot-depth …`: reads and snapshot operations at N snapshots, for bench/snapshot.sh --depth (SnapshotDepthBench.swift).
+if CommandLine.arguments.dropFirst().first == "--snapshot-depth" {
+    SnapshotDepthBench.main(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
 
