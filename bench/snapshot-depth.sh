@@ -17,7 +17,7 @@
 #     revert to the newest snapshot, deleteSnapshot in the middle of the chain,
 #     snapshots(includeUsage: true / false); clean open; recovery (open after a
 #     child wrote, flushed and exited without closing); newest checkpoint file
-#     size; RSS growth over the first open (no map-memory figure is public);
+#     size; map memory (ImageInfo.mapBytes) and RSS growth over the first open;
 #   - through `logimg serve --no-compact` with fio's nbd engine (randread 4k,
 #     iodepth 16, the 256 MiB): the head export and the oldest snapshot's;
 #   - CLI: `logimg snapshot create` + `delete`, `logimg snapshot list` (whole processes);
@@ -286,16 +286,17 @@ print(" writeback / O_DIRECT; qcow2 / qcow2 s1 = fio through qemu-nbd -r on the 
 print()
 print("Operations (ms, medians) and sizes")
 cols = ["N", "create", "CLI c", "qcow2 c", "delete", "CLI d", "qcow2 d", "revert", "list", "list+use", "CLI list",
-        "qcow2 -l", "open", "recover", "ckpt B", "map RSS", "extents"]
-w = [6, 8, 8, 9, 8, 8, 9, 8, 8, 9, 9, 9, 8, 8, 10, 10, 9]
+        "qcow2 -l", "open", "recover", "ckpt B", "map B", "map RSS", "extents"]
+w = [6, 8, 8, 9, 8, 8, 9, 8, 8, 9, 9, 9, 8, 8, 10, 11, 10, 9]
 print("".join(c.rjust(x) for c, x in zip(cols, w)))
 for n in counts:
     row = [str(n)] + [fmt(num(n, k), 2) for k in ["create_ms", "cli_create_ms", "qcow2_create_ms", "delete_ms",
            "cli_delete_ms", "qcow2_delete_ms", "revert_ms", "list_ms", "list_usage_ms", "cli_list_ms", "qcow2_list_ms",
-           "open_ms", "recovery_ms"]] + [fmt(num(n, k)) for k in ["checkpoint_bytes", "map_rss_bytes", "extents"]]
+           "open_ms", "recovery_ms"]] + [fmt(num(n, k)) for k in ["checkpoint_bytes", "map_bytes", "map_rss_bytes", "extents"]]
     print("".join(c.rjust(x) for c, x in zip(row, w)))
 print("(create/delete/revert/list in process; CLI and qemu-img include process start; delete = a snapshot in the")
-print(" middle; map RSS = process RSS growth over the first open (recovery), a proxy: no map-memory figure is public)")
+print(" middle; map B = ImageInfo.mapBytes, every delta map and view, shared nodes once; map RSS = process RSS growth")
+print(" over the first open (recovery))")
 print()
 if 1000 in counts and num(1000, "shrunk_head_reads_per_s") is not None:
     b = num(base, "head_reads_per_s")

@@ -16,7 +16,7 @@
 //   - recovery: a child process (`dirty`) opens the image, writes 16 random
 //     4 KiB blocks, flushes and exits without closing; the next open replays
 //     the log after the newest checkpoint (Spec §6) and is timed;
-//   - map memory: no engine figure is public, so the process RSS growth over
+//   - map memory: `ImageInfo.mapBytes` (every map's nodes, shared ones once), and the process RSS growth over
 //     that first open stands in for it (maps, epoch table, handles);
 //   - clean open (after a close, which checkpoints), head and oldest-view
 //     random 4 KiB reads of the filled range (queue depth 1, one thread;
@@ -178,7 +178,9 @@ enum SnapshotDepthBench {
         print("recovery_ms \(ms(now() - t))")
         print("map_rss_bytes \(Int64(residentBytes()) - Int64(rss0))")
         // info() lists the snapshots with their usage too: under --no-usage it is skipped.
-        print("extents \(c.usage ? String(try image.info().extentCount) : "-")")
+        let info = try image.info()
+        print("extents \(info.extentCount)")
+        print("map_bytes \(info.mapBytes)")
         let names = image.snapshots(includeUsage: false).sorted { $0.sequence < $1.sequence }.map(\.name)
         print("snapshots \(names.count)")
         t = now()
