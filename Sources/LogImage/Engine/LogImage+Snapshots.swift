@@ -141,14 +141,16 @@ extension LogImage {
                                                    virtualSize: size)
             let seq = appendMarker(payload, to: &s)
             s.index.freezeHead(name: name, timeNs: timeNs, seq: seq, virtualSize: size)
+            // Nothing is exclusive to a snapshot yet: the head reads all of it.
             return SnapshotInfo(name: name, epoch: frozen, parentEpoch: s.index.epochs.epoch(frozen)!.parent, createdNs: timeNs,
-                                sequence: seq, virtualSize: size, bytesReferenced: 0, bytesExclusive: 0)
+                                sequence: seq, virtualSize: size, bytesReferenced: s.index.referencedBytes(frozen), bytesExclusive: 0)
         }
         try flush()
         return info
     }
 
-    /// Deletes a snapshot. O(1): its space becomes garbage for the compactor.
+    /// Deletes a snapshot. Costs what only it held (its view's own map nodes),
+    /// not the number of snapshots: its space becomes garbage for the compactor.
     /// Durable when this returns.
     /// - Throws: `notFound`, `readOnly`, `io`, `noSpace`.
     public func deleteSnapshot(name: String) throws {

@@ -18,7 +18,7 @@ package struct ImageIndex: Sendable {
     /// The views' complete maps: nil until `buildViews()` (recovery replays
     /// into the delta maps alone; the snapshot commands' metadata-only open
     /// never builds them).
-    internal(set) var views: ViewMaps?   // set only here and in ImageIndex+Views.swift
+    var views: ViewMaps?   // set only here and in ImageIndex+Views.swift
     /// The head's virtual size in bytes (the manifest's, changed by `resize` and `revert`).
     var virtualSize: UInt64
     /// Per-segment live bytes for the compactor.
