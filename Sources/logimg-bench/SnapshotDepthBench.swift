@@ -37,7 +37,7 @@ import Glibc
 
 enum SnapshotDepthBench {
     static let usage = """
-        usage: logimg-bench --snapshot-depth build   --image DIR --snapshots N [--size SIZE] [--filled SIZE] [--seed S]
+        usage: logimg-bench --snapshot-depth build   --image DIR --snapshots N [--size SIZE] [--filled SIZE] [--seed S] [--no-snapshots]
                logimg-bench --snapshot-depth offsets --snapshots N [--filled SIZE] [--seed S]
                logimg-bench --snapshot-depth measure --image DIR [--reads R] [--reps N] [--filled SIZE] [--no-usage]
                logimg-bench --snapshot-depth shrink  --image DIR [--reads R] [--filled SIZE]
@@ -53,6 +53,10 @@ enum SnapshotDepthBench {
         var reps = 7
         var writesPerRound = 16
         var usage = true
+        /// Build: make the rounds' writes but take no snapshot (a control image).
+        var noSnapshots = false
+        /// Measure: a control image whose head reads interleave with the image's.
+        var control: String?
         var filledBlocks: UInt64 { filled / UInt64(blockSize) }
         var imagePath: String {
             guard let image else { fail("this mode needs --image") }
@@ -83,6 +87,8 @@ enum SnapshotDepthBench {
             case "--reads": c.reads = max(1, count("--reads"))
             case "--reps": c.reps = max(1, count("--reps"))
             case "--no-usage": c.usage = false
+            case "--no-snapshots": c.noSnapshots = true
+            case "--control": c.control = value()
             default: fail("unknown option \(args[i])\n\(usage)")
             }
             i += 1
@@ -141,7 +147,7 @@ enum SnapshotDepthBench {
                 // Round r writes other bytes than the fill, so views differ from the head.
                 try image.write(pool.block(for: o &+ UInt64(r) &* 4096), at: o)
             }
-            try image.createSnapshot(name: "s\(r)")
+            if !c.noSnapshots { try image.createSnapshot(name: "s\(r)") }
             if now() - last >= 5 || r == c.snapshots {
                 last = now()
                 progress("build: \(r)/\(c.snapshots) snapshots, \(String(format: "%.0f", now() - start)) s")
@@ -194,13 +200,21 @@ enum SnapshotDepthBench {
         let view = try names.first.map { try image.openSnapshot(name: $0) }
         try warmUp(c) { try image.read(into: $0, at: $1) }
         if let view { try warmUp(c) { try view.read(into: $0, at: $1) } }
-        var head: [Double] = [], viewRates: [Double] = []
+        let control = try c.control.map { try LogImage.open(at: $0, mode: .readOnly) }
+        if let control {
+            print("control_extents \(try control.info().extentCount)")
+            try warmUp(c) { try control.read(into: $0, at: $1) }
+        }
+        var head: [Double] = [], viewRates: [Double] = [], controlRates: [Double] = []
         for round in 0..<3 {
+            if let control { controlRates.append(try randomReads(c, round: round) { try control.read(into: $0, at: $1) }) }
             head.append(try randomReads(c, round: round) { try image.read(into: $0, at: $1) })
             if let view { viewRates.append(try randomReads(c, round: round) { try view.read(into: $0, at: $1) }) }
         }
+        try control?.close()
         print("head_reads_per_s \(f0(head.sorted()[1]))")
         print("view_reads_per_s \(view == nil ? "-" : f0(viewRates.sorted()[1]))")
+        if control != nil { print("control_reads_per_s \(f0(controlRates.sorted()[1]))") }
 
         // --no-usage: skipped (per-snapshot usage can take minutes on a deep chain).
         print("list_usage_ms \(c.usage ? ms(try median(c.reps) { _ = image.snapshots(includeUsage: true) }) : "-")")

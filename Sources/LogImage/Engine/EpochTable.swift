@@ -17,7 +17,7 @@ package struct EpochTable: Sendable {
     private(set) var head: UInt32
     private(set) var nextID: UInt32
     /// The kept children of each epoch that has any.
-    private(set) var children: [UInt32: Set<UInt32>] = [:]
+    private(set) var children: [UInt32: [UInt32]] = [:]
     /// Live snapshots by name.
     private var names: [String: UInt32] = [:]
 
@@ -48,7 +48,7 @@ package struct EpochTable: Sendable {
         head = heads[0]
         nextID = (epochs.map(\.id).max() ?? 0) + 1
         for e in epochs {
-            if e.parent != 0 { children[e.parent, default: []].insert(e.id) }
+            if e.parent != 0 { children[e.parent, default: []].append(e.id) }
             if e.kind == .snapshot {
                 guard names.updateValue(e.id, forKey: e.name) == nil else { throw LogImageError.corrupt("snapshot name '\(e.name)' repeated") }
             }
@@ -118,7 +118,7 @@ package struct EpochTable: Sendable {
         let child = nextID
         nextID += 1
         epochs[child] = Epoch(id: child, parent: frozen, kind: .head)
-        children[frozen, default: []].insert(child)
+        children[frozen, default: []].append(child)
         head = child
         return child
     }
@@ -132,7 +132,7 @@ package struct EpochTable: Sendable {
         nextID += 1
         remove(old)
         epochs[child] = Epoch(id: child, parent: parent, kind: .head)
-        if parent != 0 { children[parent, default: []].insert(child) }
+        if parent != 0 { children[parent, default: []].append(child) }
         head = child
         prune(from: oldParent)
         return child
@@ -166,7 +166,7 @@ package struct EpochTable: Sendable {
         maps[id] = nil
         children[id] = nil
         if info.parent != 0 {
-            children[info.parent]?.remove(id)
+            children[info.parent]?.removeAll { $0 == id }
             if children[info.parent]?.isEmpty == true { children[info.parent] = nil }
         }
     }

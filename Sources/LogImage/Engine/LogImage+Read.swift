@@ -65,9 +65,10 @@ extension LogImage {
 
     /// The common case without allocation: the whole range is one block-aligned
     /// data extent of at most 32 KiB already written to its segment. Returns
-    /// false (having done nothing) when the general path is needed.
-    private func readFast(lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
-        guard let (h, seg, at, crcs) = fastPiece(lba: lba, sectors: sectors) else { return false }
+    /// false (having done nothing) when the general path is needed. `view`:
+    /// a snapshot's epoch (its range already checked), or nil for the head.
+    func readFast(view: UInt32? = nil, lba: UInt64, sectors: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        guard let (h, seg, at, crcs) = fastPiece(view: view, lba: lba, sectors: sectors) else { return false }
         let n: Int
         do { n = try h.read(into: buffer, at: Int64(at)) } catch let e as LogImageError where e.code == .notFound {
             return false  // compacted away since the lookup (object stores only): the general path plans again
@@ -78,14 +79,15 @@ extension LogImage {
 
     /// The lookup of `readFast`: the file, segment, offset and block CRCs of
     /// the one extent that covers the range, or nil.
-    func fastPiece(lba: UInt64, sectors: UInt64) -> (any StorageFile, UInt64, UInt64, InlineCRCs)? {
+    func fastPiece(view: UInt32? = nil, lba: UInt64, sectors: UInt64) -> (any StorageFile, UInt64, UInt64, InlineCRCs)? {
         guard sectors <= 64, lba % 8 == 0, sectors % 8 == 0 else { return nil }
         return state.withLock { s -> (any StorageFile, UInt64, UInt64, InlineCRCs)? in
             // Out of range or closed: the general path reports it.
-            if s.closed || lba + sectors > s.index.virtualSize / 512 { return nil }
+            // (A view's range was checked against the view's size by the caller.)
+            if s.closed || (view == nil && lba + sectors > s.index.virtualSize / 512) { return nil }
             var hit: Extent?
             var pieces = 0
-            s.index.forEach(view: s.index.headEpoch, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
+            s.index.forEach(view: view ?? s.index.headEpoch, in: lba..<lba + sectors) { e in pieces += 1; hit = e }
             guard pieces == 1, let e = hit, e.kind == .data, e.lba == lba, e.count == UInt32(sectors),
                   e.sectorOffset % 8 == 0 else { return nil }
             let seg = UInt64(e.segment), at = UInt64(e.sectorOffset) * 512

@@ -30,6 +30,8 @@ public final class LogImageView: Sendable {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         let (lba, sectors) = try range(offset, UInt64(buffer.count))
         if sectors == 0 { return }
+        // One aligned piece of data: the head's fast path, on this view's map.
+        if try image.readFast(view: epoch, lba: lba, sectors: sectors, into: buffer) { return }
         try image.read(view: epoch, lba: lba, sectors: sectors, into: buffer)
     }
 

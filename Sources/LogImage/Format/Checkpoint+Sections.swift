@@ -82,6 +82,7 @@ extension Checkpoint {
     static func decodeEpochs(_ s: UnsafeRawBufferPointer, at base: Int, bad: (String) -> LogImageError) throws -> [Epoch] {
         let E = Format.Checkpoint.EpochEntry.self, fixed = Format.Checkpoint.epochEntrySize
         var out: [Epoch] = []
+        var names = Set<String>()   // O(1) per name: a checkpoint may hold thousands of snapshots
         var o = 0
         while o < s.count {
             guard o + fixed <= s.count else { throw bad("EPOCHS entry truncated at offset \(base + o)") }
@@ -103,7 +104,7 @@ extension Checkpoint {
             } else if !name.isEmpty {
                 throw bad("EPOCHS entry at offset \(base + o): a name on an epoch that is not a snapshot")
             }
-            guard kind != .snapshot || !out.contains(where: { $0.kind == .snapshot && $0.name == name }) else {
+            guard kind != .snapshot || names.insert(name).inserted else {
                 throw bad("EPOCHS: snapshot name '\(name)' appears twice")
             }
             out.append(Epoch(id: id, parent: parent, kind: kind, name: name, timeNs: s.le64(o + E.offTimeNs),
