@@ -27,6 +27,9 @@
 #     step 289 x 4 KiB over the first 256 MiB, -t none and -t writeback), fio
 #     through `qemu-nbd -r` on the head and on `-l s1`, and `qemu-img snapshot
 #     -c` + `-d`, `-l`;
+#   - a control image per N > 0: the same fill and rounds with no snapshot, its head
+#     read in the same rounds as the image's head and view (what the larger map
+#     costs, told apart from what the snapshots cost);
 #   - at N=1000: every snapshot but the oldest deleted, then head reads again,
 #     after a Compactor pass, and after a reopen (logimg-bench --snapshot-depth shrink).
 #
@@ -202,10 +205,20 @@ out="bench/results/snapshot-depth-${stamp}.txt"
             echo "qcow2:  n/a (SNAPSHOT_DEPTH_QCOW2_MAX=$qcow2_max)"
         fi
 
+        # The control: the same writes with no snapshot, so that what the map's size costs a read
+        # (more extents after more writes) is not counted as what the snapshots cost.
+        control=()
+        if (( n > 0 )); then
+            flat="$dir/d$n-flat.limg"
+            rm -rf "$flat"
+            "$bench" --snapshot-depth build --image "$flat" --snapshots "$n" --no-snapshots >/dev/null
+            control=(--control "$flat")
+        fi
         echo "  in-process measures ..." >&2
         no_usage=(); if (( n > list_max )); then no_usage=(--no-usage); fi
-        kv=$("$bench" --snapshot-depth measure --image "$img" --reads "$reads" --reps "$reps" "${no_usage[@]}")
+        kv=$("$bench" --snapshot-depth measure --image "$img" --reads "$reads" --reps "$reps" "${no_usage[@]}" "${control[@]}")
         put_kv "$n" "$kv"
+        if (( n > 0 )); then rm -rf "$flat"; fi
 
         echo "  CLI and qemu-img snapshot commands ..." >&2
         lc=(); ld=(); ll=(); qc=(); qd=(); ql=()
@@ -284,6 +297,18 @@ for n in counts:
 print("(view = the oldest snapshot s1; at N=0 its /N0 is against the N=0 head. qb = qemu-img bench on the qcow2 head,")
 print(" writeback / O_DIRECT; qcow2 / qcow2 s1 = fio through qemu-nbd -r on the head / with -l s1; l/q = logimg / qcow2)")
 print()
+print("Against the same writes without snapshots (the control image, its head read in the same rounds)")
+cols = ["N", "extents", "control", "head", "/ctl", "view", "/ctl"]
+w = [6, 9, 9, 9, 7, 9, 7]
+print("".join(c.rjust(x) for c, x in zip(cols, w)))
+for n in counts:
+    ctl = num(n, "control_reads_per_s") if n > 0 else num(n, "head_reads_per_s")
+    h, vw = num(n, "head_reads_per_s"), num(n, "view_reads_per_s")
+    row = [str(n), fmt(num(n, "control_extents") if n > 0 else num(n, "extents")), fmt(ctl), fmt(h), ratio(h, ctl), fmt(vw), ratio(vw, ctl)]
+    print("".join(c.rjust(x) for c, x in zip(row, w)))
+print("(control = an image with the same fill and the same N rounds of 16 random 4 KiB writes, no snapshot; at N=0 the")
+print(" image itself. /ctl isolates what the snapshots cost a read from what the larger map costs)")
+print()
 print("Operations (ms, medians) and sizes")
 cols = ["N", "create", "CLI c", "qcow2 c", "delete", "CLI d", "qcow2 d", "revert", "list", "list+use", "CLI list",
         "qcow2 -l", "open", "recover", "ckpt B", "map B", "map RSS", "extents"]
@@ -304,7 +329,8 @@ if 1000 in counts and num(1000, "shrunk_head_reads_per_s") is not None:
           f"{fmt(num(1000, 'shrunk_head_reads_per_s'))} ({ratio(num(1000, 'shrunk_head_reads_per_s'), b)} of N={base}); "
           f"after compaction {fmt(num(1000, 'compacted_head_reads_per_s'))} ({ratio(num(1000, 'compacted_head_reads_per_s'), b)}; "
           f"{fmt(num(1000, 'compact_ms'), 0)} ms, {fmt(num(1000, 'compact_reclaimed_bytes'))} B reclaimed); "
-          f"reopened {fmt(num(1000, 'reopened_head_reads_per_s'))} ({ratio(num(1000, 'reopened_head_reads_per_s'), b)})")
+          f"reopened {fmt(num(1000, 'reopened_head_reads_per_s'))} ({ratio(num(1000, 'reopened_head_reads_per_s'), b)}); "
+          f"against the same writes without snapshots: {ratio(num(1000, 'shrunk_head_reads_per_s'), num(1000, 'control_reads_per_s'))}")
     print()
 print("Goals:")
 top = counts[-1]
@@ -317,12 +343,19 @@ for k, what in [("head_reads_per_s", "head"), ("view_reads_per_s", "view")]:
          f"{what} reads at N={top} >= 0.9x N=0: {ratio(x, h0)}")
     q = num(top, "qcow2_bench_wb")
     goal(None if x is None or q is None else x >= q, f"{what} reads at N={top} >= 1.0x qcow2 (qemu-img bench, writeback): {ratio(x, q)}")
+for k, what in [("head_reads_per_s", "head"), ("view_reads_per_s", "view")]:
+    x, ctl = num(top, k), num(top, "control_reads_per_s")
+    goal(None if x is None or ctl is None else x >= 0.9 * ctl,
+         f"{what} reads at N={top} >= 0.9x the same writes without snapshots: {ratio(x, ctl)}")
 c = [num(n, "create_ms") for n in counts]
 goal(None if None in c else max(c) < 1, f"create < 1 ms in process at every count: max {fmt(max(x for x in c if x is not None), 3)} ms")
 c = [num(n, "cli_create_ms") for n in counts]
 goal(None if None in c else max(c) < 30, f"create < 30 ms from the CLI at every count: max {fmt(max(x for x in c if x is not None), 1)} ms")
 s = num(1000, "shrunk_head_reads_per_s")
 goal(None if s is None or not h0 else s >= 0.9 * h0, f"head reads after deleting 999 of 1000 >= 0.9x N=0: {ratio(s, h0)}")
+ctl = num(1000, "control_reads_per_s")
+goal(None if s is None or not ctl else s >= 0.9 * ctl,
+     f"head reads after deleting 999 of 1000 >= 0.9x the same writes without snapshots: {ratio(s, ctl)}")
 EOF
 } | tee "$out"
 echo
