@@ -38,22 +38,22 @@ extension ExtentMap {
     /// different leaves are visited once per leaf. Leaves in no particular order. Costs
     /// O(distinct nodes and entries), whatever the number of maps sharing them.
     static func forEachDistinctLeaf(of maps: [ExtentMap], _ body: (UnsafeBufferPointer<Extent>) throws -> Void) rethrows {
-        var seen = Set<ObjectIdentifier>()
-        func walk(_ node: ExtentMapNode, _ h: Int) throws {
-            guard seen.insert(ObjectIdentifier(node)).inserted else { return }
-            let s = node.slots
-            for c in 0..<node.childCount {
+        // Children are reached through the slots without taking references (as `forEach` does):
+        // the maps hold every node alive, so identities (addresses) are stable during the walk.
+        var seen = Set<UnsafeMutableRawPointer>()
+        func walk(_ s: ExtentMapSlots, _ n: Int, _ h: Int) throws {
+            for c in 0..<n {
+                guard seen.insert(s[c].child.toOpaque()).inserted else { continue }
                 if h == 1 {
-                    if seen.insert(ObjectIdentifier(s[c].child.takeUnretainedValue())).inserted {
-                        try body(UnsafeBufferPointer(start: s[c].entries, count: s[c].count))
-                    }
+                    try body(UnsafeBufferPointer(start: s[c].entries, count: s[c].count))
                 } else {
-                    try walk(s[c].node, h - 1)
+                    try walk(s[c].childSlots, s[c].childSlotCount, h - 1)
                 }
             }
         }
         for map in maps {
-            if let root = map.root { try walk(root, map.height) }
+            guard let root = map.root, seen.insert(Unmanaged.passUnretained(root).toOpaque()).inserted else { continue }
+            try walk(root.slots, root.childCount, map.height)
         }
     }
 
