@@ -11,26 +11,27 @@ extension ExtentMap {
     /// them counted once, by identity, so nodes shared between the maps (or within one) are not
     /// counted twice. Costs O(distinct nodes).
     static func memoryBytes(of maps: [ExtentMap]) -> Int {
-        var seen = Set<ObjectIdentifier>()
         var bytes = 0
-        func add(_ node: ExtentMapNode, _ h: Int, _ map: ExtentMap) {
-            guard seen.insert(ObjectIdentifier(node)).inserted else { return }   // subtree counted
-            bytes += ExtentMapNode.allocationSize(capacity: map.nodeCapacity)
-            let s = node.slots
-            for c in 0..<node.childCount {
+        var leafBytes = 0
+        // The distinct-node walk of forEachDistinctLeaf, counting internal nodes on the way.
+        var seen = Set<UnsafeMutableRawPointer>()
+        func walk(_ s: ExtentMapSlots, _ n: Int, _ h: Int, _ map: ExtentMap) {
+            for c in 0..<n {
+                guard seen.insert(s[c].child.toOpaque()).inserted else { continue }
                 if h == 1 {
-                    if seen.insert(ObjectIdentifier(s[c].child.takeUnretainedValue())).inserted {
-                        bytes += ExtentMapLeaf.allocationSize(capacity: map.leafCapacity)
-                    }
+                    leafBytes += ExtentMapLeaf.allocationSize(capacity: map.leafCapacity)
                 } else {
-                    add(s[c].node, h - 1, map)
+                    bytes += ExtentMapNode.allocationSize(capacity: map.nodeCapacity)
+                    walk(s[c].childSlots, s[c].childSlotCount, h - 1, map)
                 }
             }
         }
         for map in maps {
-            if let root = map.root { add(root, map.height, map) }
+            guard let root = map.root, seen.insert(Unmanaged.passUnretained(root).toOpaque()).inserted else { continue }
+            bytes += ExtentMapNode.allocationSize(capacity: map.nodeCapacity)
+            walk(root.slots, root.childCount, map.height, map)
         }
-        return bytes
+        return bytes + leafBytes
     }
 
     /// Visits the entries of every leaf reachable from any of `maps` once, by identity: entries of
