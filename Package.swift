@@ -120,7 +120,8 @@ let package = Package(
 if FileManager.default.fileExists(atPath: "/usr/include/rados/librados.h") {
     package.products.append(.library(name: "LogImageRados", targets: ["LogImageRados"]))
     package.targets += [
-        .systemLibrary(name: "CRados", providers: [.apt(["librados-dev"])]),
+        // librados' header only: the library itself is loaded with dlopen on first use (Sources/CRados).
+        .target(name: "CRados", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "LogImageRados",
             dependencies: ["LogImage", "CRados", .product(name: "SystemPackage", package: "swift-system")]

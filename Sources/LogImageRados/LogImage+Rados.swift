@@ -58,7 +58,7 @@ extension RadosImageStore {
     /// `osd_max_object_size` as this client sees it (128 MiB by default), if known.
     func maxObjectSize() -> UInt64? {
         var buf = [CChar](repeating: 0, count: 64)
-        guard rados_conf_get(conn.cluster, "osd_max_object_size", &buf, buf.count) == 0 else { return nil }
+        guard lr_rados_conf_get(conn.cluster, "osd_max_object_size", &buf, buf.count) == 0 else { return nil }
         return UInt64(RadosConnection.string(buf))
     }
 }

@@ -24,46 +24,47 @@ package final class RadosConnection: @unchecked Sendable {
     /// paths (/etc/ceph/ceph.conf, ...), then `$CEPH_ARGS` is applied.
     package init(pool: String, namespace: String, name: String) throws {
         self.name = name
+        try Self.loadLibrary(name)
         var c: rados_t?
-        var r = rados_create(&c, nil)
+        var r = lr_rados_create(&c, nil)
         guard r == 0, let cluster = c else { throw Self.error(r, "rados_create", name) }
         // Fail in 30 s, not librados's default 300 s, when no monitor answers;
         // the configuration file read next may set it differently.
-        _ = rados_conf_set(cluster, "client_mount_timeout", "30")
-        r = rados_conf_read_file(cluster, nil)
+        _ = lr_rados_conf_set(cluster, "client_mount_timeout", "30")
+        r = lr_rados_conf_read_file(cluster, nil)
         if r != 0 {
-            rados_shutdown(cluster)
+            lr_rados_shutdown(cluster)
             throw LogImageError(.invalidArgument, "\(name): no Ceph configuration found (set CEPH_CONF to a ceph.conf)",
                                 cause: Errno(rawValue: -r))
         }
-        _ = rados_conf_parse_env(cluster, nil)
-        r = rados_connect(cluster)
+        _ = lr_rados_conf_parse_env(cluster, nil)
+        r = lr_rados_connect(cluster)
         if r != 0 {
-            rados_shutdown(cluster)
+            lr_rados_shutdown(cluster)
             throw Self.error(r, "connect to the Ceph cluster", name)
         }
         var io: rados_ioctx_t?
-        r = rados_ioctx_create(cluster, pool, &io)
+        r = lr_rados_ioctx_create(cluster, pool, &io)
         guard r == 0, let ioctx = io else {
-            rados_shutdown(cluster)
+            lr_rados_shutdown(cluster)
             if r == -ENOENT { throw LogImageError(.notFound, "\(name): no such RADOS pool '\(pool)'", cause: Errno(rawValue: -r)) }
             throw Self.error(r, "open pool '\(pool)'", name)
         }
-        rados_ioctx_set_namespace(ioctx, namespace)
+        lr_rados_ioctx_set_namespace(ioctx, namespace)
         self.cluster = cluster
         self.ioctx = ioctx
     }
 
     deinit {
-        rados_ioctx_destroy(ioctx)
-        rados_shutdown(cluster)
+        lr_rados_ioctx_destroy(ioctx)
+        lr_rados_shutdown(cluster)
     }
 
     /// The object's size, or nil if it does not exist.
     package func size(of oid: String) throws -> UInt64? {
         var size: UInt64 = 0
         var mtime: time_t = 0
-        let r = rados_stat(ioctx, oid, &size, &mtime)
+        let r = lr_rados_stat(ioctx, oid, &size, &mtime)
         if r == -ENOENT { return nil }
         if r < 0 { throw Self.error(r, "stat", object(oid)) }
         return size
@@ -74,13 +75,13 @@ package final class RadosConnection: @unchecked Sendable {
     /// by the OSDs), so it costs one round trip per PG.
     package func listObjects() throws -> [String] {
         var ctx: rados_list_ctx_t?
-        var r = rados_nobjects_list_open(ioctx, &ctx)
+        var r = lr_rados_nobjects_list_open(ioctx, &ctx)
         guard r == 0, let ctx else { throw Self.error(r, "list objects", name) }
-        defer { rados_nobjects_list_close(ctx) }
+        defer { lr_rados_nobjects_list_close(ctx) }
         var names: [String] = []
         while true {
             var entry: UnsafePointer<CChar>?
-            r = rados_nobjects_list_next(ctx, &entry, nil, nil)
+            r = lr_rados_nobjects_list_next(ctx, &entry, nil, nil)
             if r == -ENOENT { return names }
             guard r == 0, let entry else { throw Self.error(r, "list objects", name) }
             names.append(String(cString: entry))
@@ -89,23 +90,23 @@ package final class RadosConnection: @unchecked Sendable {
 
     /// Removes an object; `notFound` if it does not exist.
     func remove(_ oid: String) throws {
-        let r = rados_remove(ioctx, oid)
+        let r = lr_rados_remove(ioctx, oid)
         if r < 0 { throw Self.error(r, "remove", object(oid)) }
     }
 
     /// Replaces the whole object with `bytes` in one operation, which the OSD
     /// applies atomically: a reader sees the old contents or the new, never a mix.
     package func writeFull(_ oid: String, _ bytes: UnsafeRawBufferPointer) throws {
-        let r = rados_write_full(ioctx, oid, Self.chars(bytes), bytes.count)
+        let r = lr_rados_write_full(ioctx, oid, Self.chars(bytes), bytes.count)
         if r < 0 { throw Self.error(r, "write_full", object(oid)) }
     }
 
     /// Creates an empty object, failing with `alreadyExists` if it exists.
     func createExclusive(_ oid: String) throws {
-        let op = rados_create_write_op()
-        defer { rados_release_write_op(op) }
-        rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, nil)
-        let r = rados_write_op_operate(op, ioctx, oid, nil, 0)
+        let op = lr_rados_create_write_op()
+        defer { lr_rados_release_write_op(op) }
+        lr_rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, nil)
+        let r = lr_rados_write_op_operate(op, ioctx, oid, nil, 0)
         if r < 0 { throw Self.error(r, "exclusive create", object(oid)) }
     }
 
@@ -119,6 +120,15 @@ package final class RadosConnection: @unchecked Sendable {
 
     static func chars(_ b: UnsafeRawBufferPointer) -> UnsafePointer<CChar>? {
         b.baseAddress?.assumingMemoryBound(to: CChar.self)
+    }
+
+    /// Loads librados (dlopen, once per process; Sources/CRados): `unsupportedFeature`
+    /// with the loader's reason when librados2 is not installed.
+    static func loadLibrary(_ what: String) throws {
+        var buf = [CChar](repeating: 0, count: 512)
+        guard lr_load(&buf, buf.count) != 0 else { return }
+        let reason = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        throw LogImageError(.unsupportedFeature, "\(what): \(reason)")
     }
 
     /// Maps a negative errno from librados to the library's error codes.

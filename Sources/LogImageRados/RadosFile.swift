@@ -29,7 +29,7 @@ package final class RadosFile: StorageFile {
         while done < buffer.count {
             let want = min(buffer.count - done, Self.maxTransfer)
             let dest = (buffer.baseAddress! + done).assumingMemoryBound(to: CChar.self)
-            let r = rados_read(conn.ioctx, oid, dest, want, UInt64(offset) + UInt64(done))
+            let r = lr_rados_read(conn.ioctx, oid, dest, want, UInt64(offset) + UInt64(done))
             if r < 0 { throw RadosConnection.error(r, "read", name, offset: offset + Int64(done)) }
             done += Int(r)
             if Int(r) < want { break }  // the object ends here
@@ -46,7 +46,7 @@ package final class RadosFile: StorageFile {
         while done < bytes.count {
             let n = min(bytes.count - done, Self.maxTransfer)
             let src = (bytes.baseAddress! + done).assumingMemoryBound(to: CChar.self)
-            let r = rados_write(conn.ioctx, oid, src, n, UInt64(offset) + UInt64(done))
+            let r = lr_rados_write(conn.ioctx, oid, src, n, UInt64(offset) + UInt64(done))
             if r < 0 { throw RadosConnection.error(r, "write", name, offset: offset + Int64(done)) }
             done += n
         }
@@ -64,7 +64,7 @@ package final class RadosFile: StorageFile {
 
     /// `rados_trunc`: recovery cuts a torn tail off the last segment (Spec §8).
     package func truncate(to size: Int64) throws {
-        let r = rados_trunc(conn.ioctx, oid, UInt64(size))
+        let r = lr_rados_trunc(conn.ioctx, oid, UInt64(size))
         if r < 0 { throw RadosConnection.error(r, "truncate to \(size)", name) }
     }
 
@@ -93,22 +93,22 @@ extension RadosFile {
         var inFlight: [(completion: rados_completion_t, offset: Int64)] = []
         inFlight.reserveCapacity(writes.count)
         var firstError: LogImageError?
-        defer { for op in inFlight { rados_aio_release(op.completion) } }
+        defer { for op in inFlight { lr_rados_aio_release(op.completion) } }
         issue: for w in writes {
             var done = 0
             while done < w.bytes.count {
                 let n = min(w.bytes.count - done, Self.maxTransfer)
                 var c: rados_completion_t?
-                var r = rados_aio_create_completion2(nil, nil, &c)
+                var r = lr_rados_aio_create_completion2(nil, nil, &c)
                 guard r == 0, let completion = c else {
                     firstError = RadosConnection.error(r, "aio completion", name)
                     break issue
                 }
                 let src = (w.bytes.baseAddress! + done).assumingMemoryBound(to: CChar.self)
                 let at = w.offset + Int64(done)
-                r = rados_aio_write(conn.ioctx, oid, completion, src, n, UInt64(at))
+                r = lr_rados_aio_write(conn.ioctx, oid, completion, src, n, UInt64(at))
                 if r < 0 {
-                    rados_aio_release(completion)
+                    lr_rados_aio_release(completion)
                     firstError = RadosConnection.error(r, "aio_write", name, offset: at)
                     break issue
                 }
@@ -118,8 +118,8 @@ extension RadosFile {
         }
         // Wait for everything issued, even after an error: the buffers belong to the caller.
         for op in inFlight {
-            rados_aio_wait_for_complete(op.completion)
-            let r = rados_aio_get_return_value(op.completion)
+            lr_rados_aio_wait_for_complete(op.completion)
+            let r = lr_rados_aio_get_return_value(op.completion)
             if r < 0, firstError == nil { firstError = RadosConnection.error(r, "aio_write", name, offset: op.offset) }
         }
         if let firstError { throw firstError }
@@ -137,15 +137,15 @@ extension RadosFile {
         }
         let box = Unmanaged.passRetained(CallbackBox(file: self, offset: offset, done: done))
         var c: rados_completion_t?
-        var r = rados_aio_create_completion2(box.toOpaque(), radosReadCompleted, &c)
+        var r = lr_rados_aio_create_completion2(box.toOpaque(), radosReadCompleted, &c)
         guard r == 0, let completion = c else {
             box.release()
             throw RadosConnection.error(r, "aio completion", name)
         }
-        r = rados_aio_read(conn.ioctx, oid, completion, buffer.bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
+        r = lr_rados_aio_read(conn.ioctx, oid, completion, buffer.bytes.baseAddress?.assumingMemoryBound(to: CChar.self),
                            buffer.bytes.count, UInt64(offset))
         if r < 0 {
-            rados_aio_release(completion)
+            lr_rados_aio_release(completion)
             box.release()
             throw RadosConnection.error(r, "aio_read", name, offset: offset)
         }
@@ -170,7 +170,7 @@ extension RadosFile {
 private func radosReadCompleted(_ completion: rados_completion_t?, _ arg: UnsafeMutableRawPointer?) {
     guard let completion, let arg else { return }
     let box = Unmanaged<RadosFile.CallbackBox>.fromOpaque(arg).takeRetainedValue()
-    let r = rados_aio_get_return_value(completion)
-    rados_aio_release(completion)
+    let r = lr_rados_aio_get_return_value(completion)
+    lr_rados_aio_release(completion)
     box.done(r < 0 ? .failure(RadosConnection.error(r, "aio_read", box.file.name, offset: box.offset)) : .success(Int(r)))
 }

@@ -30,12 +30,12 @@ package final class RadosLock: DirectoryLock {
 
     /// Releases the lock. Errors are ignored: `ENOENT` means someone broke it,
     /// and anything else leaves a stale lock that `breakLock` can remove.
-    deinit { _ = rados_unlock(conn.ioctx, oid, Self.lockName, cookie) }
+    deinit { _ = lr_rados_unlock(conn.ioctx, oid, Self.lockName, cookie) }
 
     /// Takes the exclusive lock without waiting; throws `locked` naming the holder.
     static func take(_ conn: RadosConnection, oid: String) throws -> RadosLock {
         let cookie = nextCookie()
-        let r = rados_lock_exclusive(conn.ioctx, oid, lockName, cookie, "logimg writer \(cookie)", nil, 0)
+        let r = lr_rados_lock_exclusive(conn.ioctx, oid, lockName, cookie, "logimg writer \(cookie)", nil, 0)
         if r == -EBUSY {
             let holders = (try? lockers(conn, oid: oid).map { "\($0.cookie) (\($0.client) at \($0.address))" }) ?? []
             let who = holders.isEmpty ? "" : "; held by " + holders.joined(separator: ", ")
@@ -63,7 +63,7 @@ package final class RadosLock: DirectoryLock {
             var exclusive: Int32 = 0
             var tag = [CChar](repeating: 0, count: size), clients = tag, cookies = tag, addrs = tag
             var tagLen = size, clientsLen = size, cookiesLen = size, addrsLen = size
-            let n = rados_list_lockers(conn.ioctx, oid, lockName, &exclusive, &tag, &tagLen,
+            let n = lr_rados_list_lockers(conn.ioctx, oid, lockName, &exclusive, &tag, &tagLen,
                                        &clients, &clientsLen, &cookies, &cookiesLen, &addrs, &addrsLen)
             if n == -Int(ERANGE) {
                 size = max(tagLen, clientsLen, cookiesLen, addrsLen, size * 2)
@@ -86,10 +86,10 @@ package final class RadosLock: DirectoryLock {
         for h in holders {
             if let addr = blocklistAddress(h.address) {
                 var chars = Array(addr.utf8CString)  // the C signature takes `char *`
-                let r = chars.withUnsafeMutableBufferPointer { rados_blocklist_add(conn.cluster, $0.baseAddress, blocklistSeconds) }
+                let r = chars.withUnsafeMutableBufferPointer { lr_rados_blocklist_add(conn.cluster, $0.baseAddress, blocklistSeconds) }
                 if r < 0 { throw RadosConnection.error(r, "blocklist \(h.client) at \(addr) (fencing \(h.cookie))", conn.object(oid)) }
             }
-            let r = rados_break_lock(conn.ioctx, oid, lockName, h.client, h.cookie)
+            let r = lr_rados_break_lock(conn.ioctx, oid, lockName, h.client, h.cookie)
             if r < 0 && r != -ENOENT { throw RadosConnection.error(r, "break lock of \(h.cookie)", conn.object(oid)) }
         }
         return holders

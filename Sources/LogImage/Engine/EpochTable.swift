@@ -29,32 +29,44 @@ package struct EpochTable: Sendable {
 
     package init(epochs: [Epoch], maps: [UInt32: ExtentMap]) throws {
         var table: [UInt32: Epoch] = [:]
+        table.reserveCapacity(epochs.count)
         var heads: [UInt32] = []
+        var newest: UInt32 = 0
+        var deleted: [UInt32] = []
         for e in epochs {
-            guard table[e.id] == nil, e.parent < e.id else { throw LogImageError.corrupt("epoch \(e.id) repeated or not newer than its parent \(e.parent)") }
-            table[e.id] = e
-            if e.kind == .head { heads.append(e.id) }
-        }
-        for e in epochs where e.parent != 0 && table[e.parent] == nil {
-            throw LogImageError.corrupt("epoch \(e.id) names missing parent \(e.parent)")
+            guard table.updateValue(e, forKey: e.id) == nil, e.parent < e.id else {
+                throw LogImageError.corrupt("epoch \(e.id) repeated or not newer than its parent \(e.parent)")
+            }
+            newest = max(newest, e.id)
+            switch e.kind {
+            case .head: heads.append(e.id)
+            case .deleted: deleted.append(e.id)
+            case .snapshot: break
+            }
         }
         guard heads.count == 1 else { throw LogImageError.corrupt("\(heads.count) head epochs") }
-        guard heads[0] == table.keys.max() else { throw LogImageError.corrupt("the head epoch \(heads[0]) is not the newest") }
+        guard heads[0] == newest else { throw LogImageError.corrupt("the head epoch \(heads[0]) is not the newest") }
         self.epochs = table
         // A kept non-head epoch without an EPOCH_MAP wrote nothing.
         var all = maps
-        for e in epochs where e.kind != .head && all[e.id] == nil { all[e.id] = ExtentMap() }
-        self.maps = all
+        all.reserveCapacity(epochs.count)
         head = heads[0]
-        nextID = (epochs.map(\.id).max() ?? 0) + 1
+        nextID = newest + 1
+        children.reserveCapacity(epochs.count)
+        names.reserveCapacity(epochs.count)
         for e in epochs {
-            if e.parent != 0 { children[e.parent, default: []].append(e.id) }
+            if e.parent != 0 {
+                guard table[e.parent] != nil else { throw LogImageError.corrupt("epoch \(e.id) names missing parent \(e.parent)") }
+                children[e.parent, default: []].append(e.id)
+            }
+            if e.kind != .head && all[e.id] == nil { all[e.id] = ExtentMap() }
             if e.kind == .snapshot {
                 guard names.updateValue(e.id, forKey: e.name) == nil else { throw LogImageError.corrupt("snapshot name '\(e.name)' repeated") }
             }
         }
+        self.maps = all
         // Drop deleted leaves, newest first (a parent's id is below its children's).
-        for e in epochs.sorted(by: { $0.id > $1.id }) where e.kind == .deleted { prune(from: e.id) }
+        for id in deleted.sorted(by: >) { prune(from: id) }
     }
 
     var isEmpty: Bool { epochs.count == 1 }

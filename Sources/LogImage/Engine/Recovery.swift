@@ -59,7 +59,11 @@ package struct Recovery {
 
         // Step 6: the checkpoint.
         var skipped: [String] = []
-        let ckpt = try chooseCheckpoint(segments: segments, sizes: sizes, skipped: &skipped)
+        var chosen = try chooseCheckpoint(segments: segments, sizes: sizes, skipped: &skipped)
+        let ckpt = chosen?.checkpoint
+        // The table moves into the index: no second reference, so replay's first change does not copy it.
+        let epochTable = chosen?.epochs ?? EpochTable()
+        chosen = nil
         if ckpt == nil {
             // Sorted and distinct, so 1...last without gaps means first == 1 and count == last.
             // (No Array(1...last): a huge or zero number must not trap or allocate; found by fuzz-image.)
@@ -68,7 +72,7 @@ package struct Recovery {
             }
         }
         var replay = Replay(index: ImageIndex(head: ckpt?.map ?? ExtentMap(),
-                                              epochs: try ckpt.map { c in c.epochs.isEmpty ? EpochTable() : try EpochTable(epochs: c.epochs, maps: c.epochMaps) } ?? EpochTable(),
+                                              epochs: epochTable,
                                               virtualSize: manifest.virtualSize),
                             nextSeq: ckpt?.nextSeq ?? Format.firstSeq)
         let start = ckpt.map { LogPosition(segment: $0.coveredSegment, offset: $0.coveredOffset) }
@@ -163,8 +167,9 @@ package struct Recovery {
         }
     }
 
-    /// Step 6: the newest checkpoint that is valid and usable (Spec §6, §8).
-    func chooseCheckpoint(segments: [UInt64], sizes: [UInt64: UInt64], skipped: inout [String]) throws -> Checkpoint? {
+    /// Step 6: the newest checkpoint that is valid and usable (Spec §6, §8), with
+    /// its epoch table (built once: validating it is building it).
+    func chooseCheckpoint(segments: [UInt64], sizes: [UInt64: UInt64], skipped: inout [String]) throws -> (checkpoint: Checkpoint, epochs: EpochTable)? {
         let present = Set(segments)
         for g in try store.listCheckpoints().reversed() {
             let name = store.checkpointName(g)
@@ -181,14 +186,15 @@ package struct Recovery {
                 continue
             }
             var why = unusable(c, generation: g, segments: segments, present: present, sizes: sizes)
+            var table = EpochTable()
             if why == nil, !c.epochs.isEmpty {
-                do { _ = try EpochTable(epochs: c.epochs, maps: c.epochMaps) } catch let e as LogImageError { why = e.message }
+                do { table = try EpochTable(epochs: c.epochs, maps: c.epochMaps) } catch let e as LogImageError { why = e.message }
             }
             if let why {
                 skipped.append("\(name): \(why)")
                 continue
             }
-            return c
+            return (c, table)
         }
         return nil
     }

@@ -83,6 +83,8 @@ extension Checkpoint {
         let E = Format.Checkpoint.EpochEntry.self, fixed = Format.Checkpoint.epochEntrySize
         var out: [Epoch] = []
         var names = Set<String>()   // O(1) per name: a checkpoint may hold thousands of snapshots
+        out.reserveCapacity(s.count / fixed)
+        names.reserveCapacity(s.count / fixed)
         var o = 0
         while o < s.count {
             guard o + fixed <= s.count else { throw bad("EPOCHS entry truncated at offset \(base + o)") }
@@ -96,7 +98,7 @@ extension Checkpoint {
             guard nameAt + padded <= s.count, nameLength <= Format.SnapshotPayload.maxNameLength, id >= 1, parent < id else {
                 throw bad("EPOCHS entry at offset \(base + o) is out of range")
             }
-            guard let name = String(validating: Array(s[nameAt..<(nameAt + nameLength)]), as: UTF8.self) else {
+            guard let name = String(validating: UnsafeRawBufferPointer(rebasing: s[nameAt..<(nameAt + nameLength)]), as: UTF8.self) else {
                 throw bad("EPOCHS entry at offset \(base + o): name is not UTF-8")
             }
             if kind == .snapshot {
