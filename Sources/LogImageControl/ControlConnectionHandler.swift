@@ -88,7 +88,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
                 let (handler, context) = bound.value
                 handler.timer = nil
                 guard !handler.closing else { return }
-                handler.fail(context, ControlFailure(.genericError, "a partial line was not completed within \(timeout.nanoseconds / 1_000_000_000) s"))
+                handler.fail(context, ControlFailure(.genericError, "a partial line was not completed within \(Double(timeout.nanoseconds) / 1e9) s"))
             }
         }
     }
