@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LogImage", targets: ["LogImage"]),
         .library(name: "Compactor", targets: ["Compactor"]),
         .library(name: "LogImageNBD", targets: ["LogImageNBD"]),
+        .library(name: "LogImageControl", targets: ["LogImageControl"]),
         // Test-only (never a dependency of logimg, LogImageNBD, Compactor or LogImageRados): products
         // only so that the fuzz targets in Fuzz/ (a separate package; see Fuzz/Package.swift) can use them.
         .library(name: "LogImageTesting", targets: ["LogImageTesting"]),
@@ -51,6 +52,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The control protocol of a served image (Spec/control.md): codec, Unix-socket server, client, ImageService.
+        .target(
+            name: "LogImageControl",
+            dependencies: [
+                "LogImage",
+                "Compactor",
+                "LogImageNBD",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // Test-only: the simulated file system, the crash-state explorer, the planted bugs
         // (misbehaviour injected at the I/O layer) and the fuzz entry points of LogImage.
         .target(name: "LogImageTesting", dependencies: ["LogImage"]),
@@ -72,6 +86,7 @@ let package = Package(
                 "LogImage",
                 "Compactor",
                 "LogImageNBD",
+                "LogImageControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,10 +120,13 @@ let package = Package(
         .testTarget(name: "logimgCLITests", dependencies: ["LogImage", "LogImageTestSupport"]),
         // Drives the NBD server with real clients (nbdinfo, qemu-io, qemu-img, nbdcopy, fio, python3-libnbd).
         .testTarget(name: "LogImageNBDTests", dependencies: ["LogImage", "LogImageNBD", "LogImageTestSupport"]),
+        // Runs ImageService + ControlServer in process against a real NBDServer, with raw sockets and ControlClient.
+        .testTarget(name: "LogImageControlTests",
+                    dependencies: ["LogImage", "LogImageControl", "LogImageNBD", "Compactor", "LogImageTestSupport"]),
         // Runs every file of the fuzz seed corpora (Tests/Fuzz/Corpus, read via #filePath) through its
         // fuzz entry point; the libFuzzer targets themselves are in the separate package Fuzz/.
         .testTarget(name: "FuzzRegressionTests",
-                    dependencies: ["LogImage", "LogImageNBD", "LogImageTesting", "LogImageNBDTesting", "LogImageTestSupport"]),
+                    dependencies: ["LogImage", "LogImageNBD", "LogImageControl", "LogImageTesting", "LogImageNBDTesting", "LogImageTestSupport"]),
     ]
 )
 

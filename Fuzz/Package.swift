@@ -33,6 +33,9 @@ let package = Package(
         // The NBD handshake and request decoders (bytes as the client's stream).
         .executableTarget(name: "fuzz-nbd", dependencies: [.product(name: "LogImageNBDTesting", package: "logimg")],
                           path: "Sources/FuzzNBD"),
+        // The control protocol's request parser (one line as a request, Spec/control.md §4).
+        .executableTarget(name: "fuzz-control", dependencies: [.product(name: "LogImageControl", package: "logimg")],
+                          path: "Sources/FuzzControl"),
         // A whole image (manifest, segments, checkpoints) opened, read, checked and written.
         .executableTarget(name: "fuzz-image", dependencies: [.product(name: "LogImageTesting", package: "logimg")],
                           path: "Sources/FuzzImage"),

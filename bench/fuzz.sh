@@ -9,8 +9,9 @@
 # Targets (the package in Fuzz/): fuzz-manifest (manifest and segment header),
 # fuzz-segment (record parser and recovery scan of a segment), fuzz-checkpoint
 # (checkpoint decoding, snapshot payloads), fuzz-nbd (NBD handshake and request
-# decoders, bytes as the client's stream) and fuzz-image (a whole image opened,
-# read, checked and written).
+# decoders, bytes as the client's stream), fuzz-image (a whole image opened,
+# read, checked and written) and fuzz-control (the control protocol's request
+# parser, bytes as one request line).
 #
 # Each target is built in release with --sanitize fuzzer --sanitize address (in
 # Fuzz/.build, apart from the main package's .build) and runs for FUZZ_SECONDS
@@ -55,7 +56,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(fuzz-manifest fuzz-segment fuzz-checkpoint fuzz-nbd fuzz-image)
+    targets=(fuzz-manifest fuzz-segment fuzz-checkpoint fuzz-nbd fuzz-image fuzz-control)
 fi
 for t in "${targets[@]}"; do
     if [[ ! -d "Tests/Fuzz/Corpus/$t" ]]; then

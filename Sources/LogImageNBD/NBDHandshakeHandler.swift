@@ -337,6 +337,7 @@ package final class NBDHandshakeHandler: ChannelInboundHandler, RemovableChannel
             // Remove this handler first, so the decoder's leftover bytes flow to the request decoder.
             ops.removeHandler(context: context, promise: nil)
             ops.removeHandler(decoderHandler, promise: nil)
+            shared.connections.entered(context.channel, export: export.name)
         } catch {
             logger.error("could not set up transmission: \(error)")
             context.close(promise: nil)

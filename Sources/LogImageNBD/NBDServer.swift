@@ -46,6 +46,8 @@ package final class NBDServerShared: Sendable {
     let configuration: NBDServerConfiguration
     let threadPool: NIOThreadPool
     let statistics = NBDServerStatistics()
+    /// Connections in transmission, by export (NBDServer+Connections.swift).
+    let connections = NBDConnectionRegistry()
     private let shuttingDown = Atomic<Bool>(false)
 
     package init(exports: NBDExportList, configuration: NBDServerConfiguration, threadPool: NIOThreadPool) {

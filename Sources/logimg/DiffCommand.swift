@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
+import LogImageControl
 
 /// `logimg diff PATH FROM [TO] [--output human|json]`
 ///
@@ -35,33 +36,15 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
-    struct Range: Codable, Equatable {
-        var offset: UInt64
-        var length: UInt64
-    }
-
-    /// What `--output json` prints. `to` is absent when comparing with the head.
-    struct Report: Codable {
-        var from: String
-        var to: String?
-        var ranges: [Range]
-        var totalBytes: UInt64
-    }
-
     func run() throws {
         let image = try ImageName.open(path, mode: .readOnly)
         defer { try? image.close() }
-        let changed = try image.changes(from: .snapshot(from), to: to.map { .snapshot($0) } ?? .head)
-        // Nothing past the larger of the two disks is guest-visible (trims left by a shrink may reach further).
-        let limit = max(try image.openSnapshot(name: from).virtualSize, try to.map { try image.openSnapshot(name: $0).virtualSize } ?? image.virtualSize)
-        let ranges = changed.compactMap { r -> Range? in
-            let end = min(r.upperBound, limit)
-            return end > r.lowerBound ? Range(offset: r.lowerBound, length: end - r.lowerBound) : nil
-        }
-        let total = ranges.reduce(0) { $0 + $1.length }
+        // The shape the control command query-changes returns too (ImageReports).
+        let report = try ImageReports.changes(image, from: from, to: to)
+        let ranges = report.ranges, total = report.totalBytes
         switch output {
         case .json:
-            print(try Output.json(Report(from: from, to: to, ranges: ranges, totalBytes: total)))
+            print(try Output.json(report))
         case .human:
             var out = ranges.map { "\($0.offset) \($0.length)\n" }.joined()
             out += "total: \(total) bytes (\(SizeParser.human(total))) in \(ranges.count) range\(ranges.count == 1 ? "" : "s")\n"

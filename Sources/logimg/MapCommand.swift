@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
+import LogImageControl
 
 /// `logimg map PATH [--snapshot NAME] [--output human|json]`, like `qemu-img map`.
 ///
@@ -31,25 +32,11 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
-    struct Run: Codable, Equatable {
-        var start: UInt64
-        var length: UInt64
-        var kind: AllocationKind
-        var depth: Int = 0
-        var segment: UInt64?
-        var offset: UInt64?
-        var compressed: Bool = false
-    }
-
     func run() throws {
         let image = try ImageName.open(path, mode: .readOnly)
         defer { try? image.close() }
-        let view: ViewName = snapshot.map { .snapshot($0) } ?? .head
-        let size = try snapshot.map { try image.openSnapshot(name: $0).virtualSize } ?? image.virtualSize
-        var runs: [Run] = []
-        try image.mapping(of: view, at: 0, length: size) { r in
-            runs.append(Run(start: r.start, length: r.length, kind: r.kind, segment: r.segment, offset: r.offset, compressed: r.compressed))
-        }
+        // The shape the control command query-map returns too (ImageReports).
+        let runs = try ImageReports.map(image, snapshot: snapshot)
         switch output {
         case .json:
             print(try Output.json(runs))

@@ -1,4 +1,5 @@
 import Foundation
+import LogImageControl
 import LogImageNBDTesting
 import LogImageTestSupport
 import XCTest
@@ -88,6 +89,25 @@ final class FuzzRegressionTests: XCTestCase {
             if name.hasPrefix("valid-") { XCTAssertTrue(ok, "\(name) no longer opens"); valid += 1 }
         }
         XCTAssertGreaterThanOrEqual(valid, 1)
+    }
+
+    /// The control request parser (Fuzz/Sources/FuzzControl): valid seeds parse
+    /// and validate; every other seed gets an error reply.
+    func testControlCorpus() throws {
+        var valid = 0
+        try run("fuzz-control", minimum: 10) { name, bytes in
+            let result = ControlProtocol.parseAndValidate(bytes)
+            switch result {
+            case .success(let r):
+                XCTAssertTrue(name.hasPrefix("valid-"), "\(name) parsed as \(r)")
+                XCTAssertFalse(ControlProtocol.replyLine(.object(r.arguments), id: r.id).isEmpty)
+                valid += 1
+            case .failure(let f):
+                XCTAssertFalse(name.hasPrefix("valid-"), "\(name) no longer parses: \(f)")
+                XCTAssertEqual(ControlProtocol.errorLine(f).last, UInt8(ascii: "\n"))
+            }
+        }
+        XCTAssertGreaterThanOrEqual(valid, 5)
     }
 }
 

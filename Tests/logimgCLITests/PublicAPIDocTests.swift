@@ -17,6 +17,7 @@ final class PublicAPIDocTests: XCTestCase {
         ("LogImage", "## LogImage (library)"),
         ("Compactor", "## Compactor (library)"),
         ("LogImageNBD", "## LogImageNBD (library)"),
+        ("LogImageControl", "## LogImageControl (library)"),
         ("LogImageRados", "## LogImageRados (library"),
     ]
 
