@@ -111,6 +111,8 @@ extension ImageService {
             "consistent": .bool(r.isConsistent), "corruptions": .int(Int64(r.corruptions.count)), "findings": findings,
             "segmentsChecked": .int(Int64(r.segmentsChecked)), "batchesChecked": .int(Int64(r.batchesChecked)),
             "recordsChecked": .int(Int64(r.recordsChecked)), "bytesChecked": .int(Int64(r.bytesChecked)),
+            // CheckReport's remaining fields, so the reply decodes as one (the CLI's live check).
+            "checkpointsChecked": .int(Int64(r.checkpointsChecked)), "repaired": false,
         ]
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LogImage
+import LogImageControl
 
 /// `logimg check PATH [--repair] [--output human|json]`
 ///
@@ -43,7 +44,13 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try ImageName.check(path, repair: repair, breakLock: lock.breakLock)
+        let report = try LiveServer.offlineOrLive(path, readOnlyVerb: !repair, offline: {
+            try ImageName.check(path, repair: repair, breakLock: lock.breakLock)
+        }, live: { client in
+            // A live scrub (Spec/control.md): every sealed segment's checksums, while serving.
+            if repair { throw LiveServer.refuse(path, "check --repair", "cannot run: the server cut any torn tail when it opened the image, and repairs need the image at rest") }
+            return try client.execute("scrub", arguments: ["wait": true], as: CheckReport.self, timeout: 24 * 3600)
+        })
         switch output {
         case .json:
             print(try Output.json(JSONReport(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Compactor
 import Foundation
 import LogImage
+import LogImageControl
 
 /// `logimg compact PATH [--until-garbage PCT] [--policy cost-benefit|greedy] [--no-defrag] [--recompress] [--output human|json]`
 ///
@@ -62,7 +63,15 @@ struct CompactCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        let image: LogImage
+        do {
+            image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        } catch let e as LogImageError where e.code == .locked {
+            guard let client = try LiveServer.connect(path) else { throw e }
+            defer { client.close() }
+            do { try runLive(client) } catch let e as ControlClientError { throw CLIError(LiveServer.message(e, path)) }
+            return
+        }
         var options = Compactor.Options()
         options.untilGarbage = untilGarbage / 100
         options.policy = Compactor.Policy(rawValue: policy)!
@@ -72,16 +81,22 @@ struct CompactCommand: ParsableCommand {
         let before = try image.info().logBytes
         let start = monotonicSeconds()
         let bar = ProgressBar(total: 1000)
-        let report = try compactor.compact { r in
-            let span = max(r.garbageBefore - options.untilGarbage, 1e-9)
-            let reclaimed = r.defragmentProgress > 0 ? 1 : max(0, min(1, (r.garbageBefore - r.garbageAfter) / span))
-            let done = options.defragment || options.recompress ? 0.2 * reclaimed + 0.8 * r.defragmentProgress : reclaimed
-            bar.update(UInt64(done * 1000))
-        }
+        let report = try compactor.compact { r in bar.update(UInt64(Self.fraction(r, options) * 1000)) }
         bar.finish()
         try image.close()
         let seconds = monotonicSeconds() - start
         let after = try ImageName.open(path, mode: .readOnly).info().logBytes
+        try printReport(report, seconds: seconds, before: before, after: after)
+    }
+
+    /// How far a compaction is, 0 to 1, for the progress bar.
+    static func fraction(_ r: Compactor.Report, _ options: Compactor.Options) -> Double {
+        let span = max(r.garbageBefore - options.untilGarbage, 1e-9)
+        let reclaimed = r.defragmentProgress > 0 ? 1 : max(0, min(1, (r.garbageBefore - r.garbageAfter) / span))
+        return options.defragment || options.recompress ? 0.2 * reclaimed + 0.8 * r.defragmentProgress : reclaimed
+    }
+
+    func printReport(_ report: Compactor.Report, seconds: Double, before: UInt64, after: UInt64) throws {
         switch output {
         case .json:
             print(try Output.json(JSONReport(image: path, report: report, seconds: seconds, logBytesBefore: before, logBytesAfter: after)))

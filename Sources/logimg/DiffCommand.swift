@@ -37,10 +37,16 @@ struct DiffCommand: ParsableCommand {
     var output: OutputFormat = .human
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readOnly)
-        defer { try? image.close() }
         // The shape the control command query-changes returns too (ImageReports).
-        let report = try ImageReports.changes(image, from: from, to: to)
+        let report = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
+            let image = try ImageName.open(path, mode: .readOnly)
+            defer { try? image.close() }
+            return try ImageReports.changes(image, from: from, to: to)
+        }, live: { client in
+            var a: [String: JSONValue] = ["from": .string(from)]
+            if let to { a["to"] = .string(to) }
+            return try client.execute("query-changes", arguments: a, as: ImageReports.Changes.self)
+        })
         let ranges = report.ranges, total = report.totalBytes
         switch output {
         case .json:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
+import LogImageControl
 
 /// `logimg info PATH [--output human|json]`
 struct InfoCommand: ParsableCommand {
@@ -8,8 +9,8 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show an image's size, format, features and log statistics.",
         discussion: """
-            Opens the image read-only (a shared lock): fails with 'in use' while \
-            a writer holds the image open.
+            Opens the image read-only (a shared lock). While logimg serve holds \
+            the image, asks the server instead (its control socket).
             """
     )
 
@@ -20,9 +21,12 @@ struct InfoCommand: ParsableCommand {
     var output: OutputFormat = .human
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readOnly)
-        let info = try image.info()
-        try image.close()
+        let info = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
+            let image = try ImageName.open(path, mode: .readOnly)
+            let info = try image.info()
+            try image.close()
+            return info
+        }, live: { try $0.execute("query-image", as: ImageInfo.self) })
         switch output {
         case .json:
             print(try Output.json(info))

@@ -24,7 +24,7 @@ struct Logimg: ParsableCommand {
         version: "0.1.0",
         subcommands: [CreateCommand.self, InfoCommand.self, ConvertCommand.self, CheckCommand.self, ServeCommand.self,
                       SnapshotCommand.self, MapCommand.self, DiffCommand.self, CompareCommand.self, ResizeCommand.self,
-                      CompactCommand.self, RemoveCommand.self]
+                      CompactCommand.self, RemoveCommand.self, EventsCommand.self]
     )
 
     static func main() {

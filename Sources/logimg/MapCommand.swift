@@ -33,10 +33,16 @@ struct MapCommand: ParsableCommand {
     var output: OutputFormat = .human
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readOnly)
-        defer { try? image.close() }
         // The shape the control command query-map returns too (ImageReports).
-        let runs = try ImageReports.map(image, snapshot: snapshot)
+        let runs = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
+            let image = try ImageName.open(path, mode: .readOnly)
+            defer { try? image.close() }
+            return try ImageReports.map(image, snapshot: snapshot)
+        }, live: { client in
+            var a: [String: JSONValue] = [:]
+            if let snapshot { a["snapshot"] = .string(snapshot) }
+            return try client.execute("query-map", arguments: a, as: [ImageReports.MapEntry].self)
+        })
         switch output {
         case .json:
             print(try Output.json(runs))

@@ -23,7 +23,15 @@ struct RemoveCommand: ParsableCommand {
     @OptionGroup var lock: BreakLockOption
 
     func run() throws {
-        try ImageName.remove(path, breakLock: lock.breakLock)
+        do {
+            try ImageName.remove(path, breakLock: lock.breakLock)
+        } catch let e as LogImageError where e.code == .locked {
+            if let client = try LiveServer.connect(path) {
+                client.close()
+                throw LiveServer.refuse(path, "remove", "is refused: stop the server first (logimg serve, or the control command quit)")
+            }
+            throw e
+        }
         print("Removed '\(path)'.")
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
+import LogImageControl
 
 /// `logimg resize [--shrink] PATH [+|-]SIZE`, like `qemu-img resize`.
 ///
@@ -72,7 +73,15 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let text = sizeText[0]
-        let image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        let image: LogImage
+        do {
+            image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        } catch let e as LogImageError where e.code == .locked {
+            guard let client = try LiveServer.connect(path) else { throw e }
+            defer { client.close() }
+            try resizeLive(client, text)
+            return
+        }
         do {
             let current = image.virtualSize
             let size: UInt64
@@ -87,5 +96,22 @@ struct ResizeCommand: ParsableCommand {
         }
         try image.close()
         print("Image resized.")
+    }
+
+    /// Grows a served image through its server; shrinking is refused there
+    /// (connected clients would lose the data past the new end).
+    private func resizeLive(_ client: ControlClient, _ text: String) throws {
+        let current = try client.execute("query-image", as: ImageInfo.self).virtualSize
+        let size: UInt64
+        do { size = try Self.newSize(text, current: current) } catch let e as SizeParser.Error { throw CLIError(e.description) }
+        if size < current {
+            throw LiveServer.refuse(path, "shrinking", "is refused while it is served: its NBD clients would lose the data past the new end without notice (NBD has no resize notification); stop the server, then logimg resize --shrink")
+        }
+        do {
+            _ = try client.execute("resize", arguments: ["size": .int(Int64(size))])
+        } catch let e as ControlClientError {
+            throw CLIError(LiveServer.message(e, path))
+        }
+        print("Image resized. Clients connected before the resize still see the old size until they reconnect.")
     }
 }

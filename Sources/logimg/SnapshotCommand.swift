@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogImage
+import LogImageControl
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,9 @@ struct SnapshotCommand: ParsableCommand {
         commandName: "snapshot",
         abstract: "Create, list, delete or revert to internal snapshots.",
         discussion: """
-            create, delete and revert open the image for writing (they fail while \
-            another process has it open); list opens it read-only.
+            create, delete and revert open the image for writing; list opens it \
+            read-only. While logimg serve holds the image, each runs in the server \
+            instead (its control socket), with the disk in use.
 
             Examples:
               logimg snapshot create disk.limg before-upgrade
@@ -40,7 +42,9 @@ struct SnapshotCommand: ParsableCommand {
         var name: String
 
         func run() throws {
-            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.createSnapshot(name: name) }
+            try LiveServer.offlineOrLive(path, offline: {
+                try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.createSnapshot(name: name) }
+            }, live: { _ = try $0.execute("snapshot-create", arguments: ["name": .string(name)]) })
         }
     }
 
@@ -58,7 +62,9 @@ struct SnapshotCommand: ParsableCommand {
         var name: String
 
         func run() throws {
-            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.deleteSnapshot(name: name) }
+            try LiveServer.offlineOrLive(path, offline: {
+                try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.deleteSnapshot(name: name) }
+            }, live: { _ = try $0.execute("snapshot-delete", arguments: ["name": .string(name)]) })
         }
     }
 
@@ -75,8 +81,20 @@ struct SnapshotCommand: ParsableCommand {
         @Argument(help: "The snapshot to revert to.")
         var name: String
 
+        @Flag(name: .long, help: "On a served image: disconnect the NBD clients of the head first (refused while any is connected otherwise).")
+        var disconnect = false
+
         func run() throws {
-            try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.revert(to: name) }
+            try LiveServer.offlineOrLive(path, offline: {
+                try SnapshotCommand.withWritable(path, breakLock: lock.breakLock) { try $0.revert(to: name) }
+            }, live: { client in
+                do {
+                    let r = try client.execute("snapshot-revert", arguments: ["name": .string(name), "disconnect": .bool(disconnect)])
+                    if let n = r["disconnected"]?.intValue, n > 0 { Output.warning("disconnected \(n) NBD client\(n == 1 ? "" : "s") of the head") }
+                } catch ControlClientError.remote(let f) where f.errorClass == .busy {
+                    throw CLIError("\(path): \(f.desc) (--disconnect)")
+                }
+            })
         }
     }
 
@@ -99,9 +117,12 @@ struct SnapshotCommand: ParsableCommand {
         var output: OutputFormat = .human
 
         func run() throws {
-            let image = try ImageName.open(path, mode: .readOnly)
-            let list = image.snapshots()
-            try image.close()
+            let list = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
+                let image = try ImageName.open(path, mode: .readOnly)
+                let list = image.snapshots()
+                try image.close()
+                return list
+            }, live: { try $0.execute("snapshot-list", as: [SnapshotInfo].self) })
             switch output {
             case .json: print(try Output.json(list))
             case .human:
