@@ -17,6 +17,7 @@ final class PublicAPIDocTests: XCTestCase {
         ("LogImage", "## LogImage (library)"),
         ("Compactor", "## Compactor (library)"),
         ("LogImageNBD", "## LogImageNBD (library)"),
+        ("LogImageMetrics", "## LogImageMetrics (library)"),
         ("LogImageRados", "## LogImageRados (library"),
     ]
 
