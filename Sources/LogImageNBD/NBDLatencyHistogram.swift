@@ -11,22 +11,22 @@
 /// Single writer: `record` is called only from the event loop that owns the
 /// histogram (`NBDExportCounters`); see `NBDCounterArray`. Recording costs a
 /// bucket computation and three relaxed load/store pairs; no lock, no locked instruction.
-final class NBDLatencyHistogram: Sendable {
+package final class NBDLatencyHistogram: Sendable {
     /// Sub-buckets per power of two: 2^4 = 16.
     static let subBucketBits = 4
     static let subBuckets = 1 << subBucketBits
     /// Buckets: 16 below 16 ns, then 16 per power of two from 2^4 to 2^40.
-    static let bucketCount = subBuckets * (40 - subBucketBits + 2)
+    package static let bucketCount = subBuckets * (40 - subBucketBits + 2)
 
     /// The bucket counts, then the sum and the maximum of the values.
     private let counters = NBDCounterArray(count: bucketCount + 2)
     private static let sumSlot = bucketCount
     private static let maxSlot = bucketCount + 1
 
-    init() {}
+    package init() {}
 
     /// The bucket of a value (ns).
-    static func bucket(_ v: UInt64) -> Int {
+    package static func bucket(_ v: UInt64) -> Int {
         if v < UInt64(subBuckets) { return Int(v) }
         let msb = 63 - v.leadingZeroBitCount
         let shift = msb - subBucketBits
@@ -35,7 +35,7 @@ final class NBDLatencyHistogram: Sendable {
     }
 
     /// The largest value (ns) that falls in bucket `i`.
-    static func upperBound(_ i: Int) -> UInt64 {
+    package static func upperBound(_ i: Int) -> UInt64 {
         if i < subBuckets { return UInt64(i) }
         let shift = i / subBuckets - 1
         let lower = UInt64(subBuckets + i % subBuckets) << UInt64(shift)
@@ -44,25 +44,25 @@ final class NBDLatencyHistogram: Sendable {
 
     /// Counts one latency. Owner thread only (see the type's comment).
     @inline(__always)
-    func record(_ ns: UInt64) {
+    package func record(_ ns: UInt64) {
         counters.add(Self.bucket(ns), 1)
         counters.add(Self.sumSlot, ns)
         counters.raise(Self.maxSlot, to: ns)
     }
 
     /// A copy of the counts, to merge and read percentiles from.
-    func snapshot() -> Snapshot {
+    package func snapshot() -> Snapshot {
         var s = Snapshot()
         s.add(self)
         return s
     }
 
     /// Counts copied out of one or more histograms (merged by adding).
-    struct Snapshot: Sendable {
+    package struct Snapshot: Sendable {
         var counts = [UInt64](repeating: 0, count: NBDLatencyHistogram.bucketCount)
-        var total: UInt64 = 0
+        package var total: UInt64 = 0
         var sumNs: UInt64 = 0
-        var maxNs: UInt64 = 0
+        package var maxNs: UInt64 = 0
 
         /// Adds `h`'s counts. The total is the sum of the bucket counts read, so a
         /// record in progress elsewhere cannot make the percentiles inconsistent.
@@ -78,7 +78,7 @@ final class NBDLatencyHistogram: Sendable {
 
         /// The value (ns) at or below which `fraction` of the recorded values lie
         /// (the upper bound of the bucket holding that rank, capped at the maximum); 0 when empty.
-        func percentile(_ fraction: Double) -> UInt64 {
+        package func percentile(_ fraction: Double) -> UInt64 {
             guard total > 0 else { return 0 }
             let rank = max(1, UInt64((fraction * Double(total)).rounded(.up)))
             var seen: UInt64 = 0
