@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Compactor", targets: ["Compactor"]),
         .library(name: "LogImageNBD", targets: ["LogImageNBD"]),
         .library(name: "LogImageControl", targets: ["LogImageControl"]),
+        .library(name: "LogImageMetrics", targets: ["LogImageMetrics"]),
         // Test-only (never a dependency of logimg, LogImageNBD, Compactor or LogImageRados): products
         // only so that the fuzz targets in Fuzz/ (a separate package; see Fuzz/Package.swift) can use them.
         .library(name: "LogImageTesting", targets: ["LogImageTesting"]),
@@ -22,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // liblz4 from Debian's liblz4-dev (Spec/format.md §5.5, codec 1).
@@ -47,6 +51,7 @@ let package = Package(
             name: "LogImageNBD",
             dependencies: [
                 "LogImage",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,6 +68,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // `logimg serve --metrics`: the statistics in the Prometheus text format over HTTP
+        // (swift-metrics with swift-prometheus's factory, NIOHTTP1's server pipeline).
+        .target(
+            name: "LogImageMetrics",
+            dependencies: [
+                "LogImage",
+                "LogImageNBD",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Test-only: the simulated file system, the crash-state explorer, the planted bugs
@@ -87,6 +107,7 @@ let package = Package(
                 "Compactor",
                 "LogImageNBD",
                 "LogImageControl",
+                "LogImageMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +144,9 @@ let package = Package(
         // Runs ImageService + ControlServer in process against a real NBDServer, with raw sockets and ControlClient.
         .testTarget(name: "LogImageControlTests",
                     dependencies: ["LogImage", "LogImageControl", "LogImageNBD", "Compactor", "LogImageTestSupport"]),
+        // Scrapes `MetricsServer` with curl; the engine and compaction statistics.
+        .testTarget(name: "LogImageMetricsTests",
+                    dependencies: ["LogImage", "LogImageNBD", "LogImageMetrics", "Compactor", "LogImageTestSupport"]),
         // Runs every file of the fuzz seed corpora (Tests/Fuzz/Corpus, read via #filePath) through its
         // fuzz entry point; the libFuzzer targets themselves are in the separate package Fuzz/.
         .testTarget(name: "FuzzRegressionTests",

@@ -1,5 +1,12 @@
 import Dispatch
 import LogImage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Runs the compactor in the background while the image is in use (for
 /// `logimg serve`): it starts when garbage rises above `start` and stops when
@@ -32,6 +39,10 @@ public final class BackgroundCompactor: Sendable {
 
     /// Totals so far, for logging and `info`.
     public var totals: Compactor.Report { state.totals }
+
+    /// Totals so far as a statistics value (passes, bytes moved and freed,
+    /// segments deleted, when the last pass ended), for `ServeStatistics`.
+    public var statistics: CompactionStatistics { state.statistics }
 
     /// Makes a background compactor; call `start()` to begin. `image` must be open read-write.
     public init(image: LogImage, options: Options = Options()) {
@@ -96,10 +107,23 @@ public final class BackgroundCompactor: Sendable {
 /// The background compactor's mutable state behind a lock.
 final class BackgroundState: @unchecked Sendable {
     private let lock = Locked(Inner())
-    struct Inner { var stopped = false; var active = false; var totals = Compactor.Report() }
+    struct Inner {
+        var stopped = false
+        var active = false
+        var totals = Compactor.Report()
+        /// When the last pass ended, seconds since 1970.
+        var lastPassTime: Double?
+    }
     var isStopped: Bool { lock.withLock { $0.stopped } }
     var isActive: Bool { lock.withLock { $0.active } }
     var totals: Compactor.Report { lock.withLock { $0.totals } }
+    var statistics: CompactionStatistics {
+        lock.withLock { i in
+            CompactionStatistics(active: i.active, passes: i.totals.passes, bytesMoved: i.totals.bytesMoved,
+                                 bytesFreed: i.totals.bytesReclaimed, segmentsDeleted: i.totals.segmentsDeleted,
+                                 lastPassTime: i.lastPassTime, garbageAfterLastPass: i.lastPassTime == nil ? nil : i.totals.garbageAfter)
+        }
+    }
     func stop() { lock.withLock { $0.stopped = true } }
     func setActive(_ a: Bool) { lock.withLock { $0.active = a } }
     func add(_ r: Compactor.Report) {
@@ -109,6 +133,9 @@ final class BackgroundState: @unchecked Sendable {
             $0.totals.bytesReclaimed += r.bytesReclaimed
             $0.totals.bytesMoved += r.bytesMoved
             $0.totals.garbageAfter = r.garbageAfter
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            $0.lastPassTime = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
         }
     }
 }

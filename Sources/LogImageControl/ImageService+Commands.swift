@@ -141,21 +141,23 @@ extension ImageService {
         return ["disconnected": .int(Int64(dropped))]
     }
 
-    /// `query-stats`: every statistic there is, as one object. Extend here
-    /// (or through `addStatistics`) when new counters appear.
+    /// `query-stats`: the image's `ServeStatistics` (Spec/control.md §10):
+    /// the engine, the background compactor and this image's NBD exports;
+    /// without an attached NBD server, the engine and compactor alone. Members
+    /// added through `addStatistics` are merged in.
     public func statistics() throws -> [String: JSONValue] {
-        let info = try image.info()
-        var out: [String: JSONValue] = [
-            "image": [
-                "virtualSize": .int(Int64(info.virtualSize)), "logBytes": .int(Int64(info.logBytes)),
-                "liveBytes": .int(Int64(info.liveBytes)), "garbageBytes": .int(Int64(info.garbageBytes)),
-                "garbageFraction": .double(info.logBytes == 0 ? 0 : Double(info.garbageBytes) / Double(info.logBytes)),
-                "guestBytesWritten": .int(Int64(info.guestBytesWritten)), "logBytesWritten": .int(Int64(info.logBytesWritten)),
-                "writeAmplification": .double(info.writeAmplification), "segments": .int(Int64(info.segmentCount)),
-                "checkpointGeneration": .int(Int64(info.checkpointGeneration)), "snapshots": .int(Int64(info.snapshots.count)),
-            ],
-        ]
-        if let c = compactor { out["compactor"] = try JSONValue(encoding: c.totals) }
+        let (server, compactor) = state.withLock { ($0.server, $0.compactorRunning ? $0.compactor : nil) }
+        var out: [String: JSONValue]
+        if let server {
+            let names = nbdExportNames()
+            out = try JSONValue(encoding: ServeStatistics.collect(image: image, name: imageName, server: server,
+                                                                  compaction: compactor?.statistics,
+                                                                  exports: { names.contains($0) })).objectValue ?? [:]
+        } else {
+            out = ["image": .string(imageName), "engine": try JSONValue(encoding: image.statistics()),
+                   "compaction": try compactor.map { try JSONValue(encoding: $0.statistics) } ?? .null,
+                   "connections": 0, "exports": []]
+        }
         for (key, provider) in statisticsProviders.withLock({ $0 }) { out[key] = provider() }
         return out
     }

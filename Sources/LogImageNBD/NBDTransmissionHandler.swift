@@ -20,6 +20,9 @@ import NIOPosix
 ///   `read()`), so the client is paced by TCP instead of filling memory.
 /// - NBD_CMD_DISC: outstanding requests finish, then the connection closes.
 ///   Server shutdown: the same, and requests that arrive meanwhile get NBD_ESHUTDOWN.
+/// - Statistics: each request is counted in its export's counters for this
+///   event loop (`NBDExportCounters`), from its arrival to its reply written,
+///   all on the event loop.
 package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     package typealias InboundIn = NBDRequest
     package typealias OutboundIn = ByteBuffer
@@ -30,7 +33,10 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
     private var logger: Logger
     private var context: ChannelHandlerContext?
 
-    private var queue = CircularBuffer<(NBDRequestHeader, ByteBuffer?)>()
+    /// Requests not started yet, with their arrival time (ns, monotonic).
+    private var queue = CircularBuffer<(NBDRequestHeader, ByteBuffer?, UInt64)>()
+    /// This export's statistics on this event loop; set once the handler is added.
+    private var counters: NBDExportCounters?
     private var inFlightBytes = 0
     private var inFlightOps = 0
     private var readPending = false
@@ -51,23 +57,41 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
 
     package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let c = shared.statistics.counters(export: commands.export.name, loop: context.eventLoop)
+        c.connected()
+        counters = c
         if shared.isShuttingDown { beginShutdown() }
     }
 
     package func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        dropQueued()
+        counters?.disconnected()
+    }
+
+    /// Monotonic time in ns, for request latencies.
+    @inline(__always)
+    private static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+    /// Drops the requests not started (the connection is closing): no longer in flight.
+    private func dropQueued() {
+        counters?.dropped(queue.count)
+        queue.removeAll()
     }
 
     // MARK: - Inbound
 
     package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if closing || disconnecting { return }  // "A client MUST NOT send anything ... after NBD_CMD_DISC".
-        switch unwrapInboundIn(data) {
+        let request = unwrapInboundIn(data)
+        let received = Self.now()
+        switch request {
         case .oversizedWrite(let h):
+            counters?.received()
             logger.debug("\(h): payload over \(commands.maxPayload) bytes, skipped")
             replyNow(commands.errorResult(h, NBDCommandError(
                 code: NBD.EINVAL, message: "write of \(h.length) bytes exceeds the maximum payload \(commands.maxPayload)")),
-                     header: h)
+                     header: h, received: received)
         case .request(let h, let payload):
             if h.type == NBD.cmdDisc {
                 logger.debug("NBD_CMD_DISC: finishing \(inFlightOps + queue.count) outstanding requests")
@@ -75,17 +99,18 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
                 finishIfIdle()
                 return
             }
+            counters?.received()
             if shuttingDown {
                 replyNow(commands.errorResult(h, NBDCommandError(code: NBD.ESHUTDOWN, message: "server is shutting down")),
-                         header: h)
+                         header: h, received: received)
                 return
             }
             if let e = commands.validate(h) {
                 logger.debug("\(h) -> \(NBD.errorName(e.code)): \(e.message)")
-                replyNow(commands.errorResult(h, e), header: h)
+                replyNow(commands.errorResult(h, e), header: h, received: received)
                 return
             }
-            queue.append((h, payload))
+            queue.append((h, payload, received))
             schedulePump()
         }
     }
@@ -107,7 +132,7 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
         closing = true
         if !queue.isEmpty {
             logger.debug("connection closed with \(queue.count) requests not started; they are dropped (none was acknowledged)")
-            queue.removeAll()
+            dropQueued()
         }
         logger.debug("connection closed")
         context.fireChannelInactive()
@@ -118,7 +143,7 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
         // this connection ends. Requests already running finish on the pool; their replies are dropped.
         logger.info("closing connection: \(error)")
         closing = true
-        queue.removeAll()
+        dropQueued()
         context.close(promise: nil)
     }
 
@@ -181,9 +206,9 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
     /// grouped into pool work items.
     private func pump() {
         let config = shared.configuration
-        var batch: [(NBDRequestHeader, ByteBuffer?, Int)] = []
+        var batch: [(NBDRequestHeader, ByteBuffer?, Int, UInt64)] = []
         var batchCost = 0
-        while let (h, payload) = queue.first.map({ ($0.0, $0.1) }), !closing {
+        while let (h, payload, received) = queue.first, !closing {
             let c = cost(h)
             let fits = inFlightOps == 0
                 || (inFlightOps < config.maxInFlightRequestsPerConnection && inFlightBytes + c <= config.maxInFlightBytesPerConnection)
@@ -192,8 +217,8 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
             inFlightBytes += c
             inFlightOps += 1
             shared.statistics.requestStarted(inFlightBytes: inFlightBytes)
-            if h.type == NBD.cmdRead, startCallbackRead(h, cost: c) { continue }
-            batch.append((h, payload, c))
+            if h.type == NBD.cmdRead, startCallbackRead(h, cost: c, received: received) { continue }
+            batch.append((h, payload, c, received))
             batchCost += c
             if batch.count >= shared.configuration.requestsPerWorkItem || batchCost >= Self.batchBytes {
                 start(batch)
@@ -206,9 +231,12 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
     }
 
     /// Runs `batch` (already counted in flight) on the pool, in order, and sends each reply.
-    private func start(_ batch: [(NBDRequestHeader, ByteBuffer?, Int)]) {
+    private func start(_ batch: [(NBDRequestHeader, ByteBuffer?, Int, UInt64)]) {
         guard let context else {
-            for (_, _, c) in batch { complete(cost: c) }
+            for (_, _, c, _) in batch {
+                counters?.abandoned()
+                complete(cost: c)
+            }
             return
         }
         let commands = self.commands
@@ -218,19 +246,19 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let results):
-                for ((h, _, c), r) in zip(batch, results) { self.finished(r, header: h, cost: c) }
+                for ((h, _, c, t), r) in zip(batch, results) { self.finished(r, header: h, cost: c, received: t) }
             case .failure(let error):
                 // The pool is gone (server stopping): the requests did not run.
-                for (h, _, c) in batch {
+                for (h, _, c, t) in batch {
                     self.send(self.commands.errorResult(h, NBDCommandError(code: NBD.ESHUTDOWN, message: "\(error)")),
-                              header: h, cost: c)
+                              header: h, cost: c, received: t)
                 }
             }
         }
     }
 
     /// Logs a request's outcome and sends its reply.
-    private func finished(_ r: NBDCommandResult, header h: NBDRequestHeader, cost c: Int) {
+    private func finished(_ r: NBDCommandResult, header h: NBDRequestHeader, cost c: Int, received: UInt64) {
         if r.error == NBD.EIO || r.error == NBD.ENOSPC {
             // The disk failed or is full: worth a warning, unlike a client's bad request.
             logger.warning("\(h) -> \(NBD.errorName(r.error)): \(r.message)")
@@ -239,36 +267,39 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
         } else {
             logger.trace("\(h) -> OK")
         }
-        send(r, header: h, cost: c)
+        send(r, header: h, cost: c, received: received)
     }
 
     /// Starts a read that completes by callback, off the pool (see
     /// `NBDCommands.startCallbackRead`); its reply comes back to the event loop.
     /// False when the read must go to the pool.
-    private func startCallbackRead(_ h: NBDRequestHeader, cost c: Int) -> Bool {
+    private func startCallbackRead(_ h: NBDRequestHeader, cost c: Int, received: UInt64) -> Bool {
         guard let context else { return false }
         let promise = context.eventLoop.makePromise(of: NBDCommandResult.self)
         guard commands.startCallbackRead(h, done: { promise.succeed($0) }) else {
             promise.succeed(NBDCommandResult(buffers: []))  // never used: a promise must not be leaked
             return false
         }
-        promise.futureResult.assumeIsolated().whenSuccess { r in self.finished(r, header: h, cost: c) }
+        promise.futureResult.assumeIsolated().whenSuccess { r in self.finished(r, header: h, cost: c, received: received) }
         return true
     }
 
     /// Answers a request without running it (a bad request, or shutting down). The reply counts
     /// as in flight until written, so a client that sends bad requests but reads no replies is
     /// paced like any other instead of piling up replies in memory.
-    private func replyNow(_ r: NBDCommandResult, header h: NBDRequestHeader) {
+    private func replyNow(_ r: NBDCommandResult, header h: NBDRequestHeader, received: UInt64) {
         let c = r.buffers.reduce(0) { $0 + $1.readableBytes }
         inFlightBytes += c
         inFlightOps += 1
-        send(r, header: h, cost: c)
+        send(r, header: h, cost: c, received: received)
     }
 
-    /// Writes a reply; the request gives back its in-flight share once the reply is on the socket.
-    private func send(_ r: NBDCommandResult, header h: NBDRequestHeader, cost: Int) {
+    /// Writes a reply; the request gives back its in-flight share once the reply is on the socket,
+    /// and is counted in the statistics then (or at once if the connection is gone).
+    private func send(_ r: NBDCommandResult, header h: NBDRequestHeader, cost: Int, received: UInt64) {
+        let error = r.error
         guard let context, context.channel.isActive else {
+            counters?.finished(command: h.type, length: h.length, error: error, latencyNs: Self.now() &- received)
             complete(cost: cost)
             return
         }
@@ -278,6 +309,7 @@ package final class NBDTransmissionHandler: ChannelDuplexHandler, RemovableChann
         }
         scheduleFlush(context)
         promise.futureResult.assumeIsolated().whenComplete { _ in
+            self.counters?.finished(command: h.type, length: h.length, error: error, latencyNs: Self.now() &- received)
             self.complete(cost: cost)
         }
     }

@@ -3,6 +3,7 @@ import Compactor
 import Dispatch
 import Foundation
 import LogImage
+import LogImageMetrics
 import LogImageNBD
 import Logging
 import SystemPackage
@@ -53,12 +54,16 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not reclaim space in the background while serving.")
     var noCompact = false
 
+    @Option(name: .long, help: ArgumentHelp("Serve statistics for Prometheus at http://ADDR:PORT/metrics.", valueName: "addr:port"))
+    var metrics: String?
+
     @Flag(name: .long, help: "Log each connection and each negotiated option to stderr.")
     var verbose = false
 
     func validate() throws {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let metrics { do { _ = try MetricsServer.parseAddress(metrics) } catch { throw ValidationError("\(error)") } }
     }
 
     func run() throws {
@@ -110,6 +115,16 @@ struct ServeCommand: ParsableCommand {
         // Space reclamation in the background (BackgroundCompactor), unless read-only or disabled.
         let compactor = (readOnly || noCompact) ? nil : BackgroundCompactor(image: image)
         compactor?.start()
+        // Prometheus statistics (`--metrics`), taken at each scrape.
+        let metricsServer = metrics.map { _ in
+            MetricsServer { [try ServeStatistics.collect(image: image, name: path, server: server, compaction: compactor?.statistics)] }
+        }
+        if let metricsServer, let metrics {
+            do { let a = try MetricsServer.parseAddress(metrics); try metricsServer.start(host: a.host, port: a.port) } catch {
+                try? server.shutdown(); compactor?.stop(); try? image.close()
+                throw CLIError("\(error)")
+            }
+        }
         // One line when ready; written straight to fd 1 so a pipe sees it at once.
         FileHandle.standardOutput.write(Data("serving \(path) on \(server.listeningDescription)\n".utf8))
 
@@ -129,6 +144,7 @@ struct ServeCommand: ParsableCommand {
 
         stop.wait()
         logger.info("shutting down")
+        try? metricsServer?.shutdown()
         try server.shutdown()
         compactor?.stop()
         if let t = compactor?.totals, t.segmentsDeleted > 0 {

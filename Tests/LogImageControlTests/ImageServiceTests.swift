@@ -55,7 +55,8 @@ final class ImageServiceTests: XCTestCase {
         XCTAssertEqual(try c.execute("export-remove", arguments: ["name": "backup"]), ["disconnected": 0])
 
         let stats = try c.execute("query-stats")
-        XCTAssertEqual(stats["image"]?["guestBytesWritten"]?.intValue, 65536 + 4096)
+        XCTAssertEqual(stats["engine"]?["bytes_written"]?.intValue, 65536 + 4096)
+        XCTAssertNotNil(stats["exports"]?.arrayValue, "\(stats)")
         s.service.addStatistics("extra") { ["n": 1] }
         XCTAssertEqual(try c.execute("query-stats")["extra"], ["n": 1])
 

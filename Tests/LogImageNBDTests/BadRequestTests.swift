@@ -227,9 +227,9 @@ final class BadRequestTests: XCTestCase {
             finish()
             """, s, timeout: 120)
         // The limit held, and it was reached: the server paused reading rather than buffering.
-        XCTAssertLessThanOrEqual(s.server.statistics.peakInFlightBytesPerConnection, 8 << 20)
-        XCTAssertGreaterThan(s.server.statistics.peakInFlightBytesPerConnection, 4 << 20)
-        XCTAssertGreaterThan(s.server.statistics.readPauses, 0)
+        XCTAssertLessThanOrEqual(s.server.statistics().peakInFlightBytesPerConnection, 8 << 20)
+        XCTAssertGreaterThan(s.server.statistics().peakInFlightBytesPerConnection, 4 << 20)
+        XCTAssertGreaterThan(s.server.statistics().readPauses, 0)
         for i in 0..<32 {
             XCTAssertTrue(try s.image.read(at: UInt64(i) << 21, count: 512) == [UInt8](repeating: UInt8(i + 1), count: 512), "wrong data")
         }

@@ -18,6 +18,7 @@ final class PublicAPIDocTests: XCTestCase {
         ("Compactor", "## Compactor (library)"),
         ("LogImageNBD", "## LogImageNBD (library)"),
         ("LogImageControl", "## LogImageControl (library)"),
+        ("LogImageMetrics", "## LogImageMetrics (library)"),
         ("LogImageRados", "## LogImageRados (library"),
     ]
 

@@ -26,6 +26,7 @@ extension LogImage {
                 case .success(let n):
                     do {
                         try self.verifyFast(buffer.bytes, count: n, segment: segment, at: at, crcs: crcs)
+                        self.counters.read(count)
                         completion(nil)
                     } catch {
                         completion(error)

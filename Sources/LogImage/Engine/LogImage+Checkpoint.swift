@@ -31,6 +31,7 @@ extension LogImage {
             try store.writeCheckpoint(generation, c.encode())
             lastGeneration = generation
             state.withLock { $0.checkpointGeneration = generation }
+            counters.checkpointWritten()
             for old in try store.listCheckpoints() where old + UInt64(Format.Checkpoint.retained) <= generation {
                 try store.deleteCheckpoint(old)
             }

@@ -43,6 +43,7 @@ extension LogImage {
                     continue replan
                 }
             }
+            counters.read(sectors * 512)
             return
         }
     }
@@ -74,6 +75,7 @@ extension LogImage {
             return false  // compacted away since the lookup (object stores only): the general path plans again
         }
         try verifyFast(buffer, count: n, segment: seg, at: at, crcs: crcs)
+        counters.read(UInt64(buffer.count))
         return true
     }
 

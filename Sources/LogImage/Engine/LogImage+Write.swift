@@ -59,6 +59,7 @@ extension LogImage {
     /// one fdatasync covers all writers waiting at the time).
     /// - Throws: `io`, `noSpace`, `closed`.
     public func flush() throws {
+        counters.flushed()
         let target = try state.withLock { s -> LogPosition in
             if let f = s.failure { throw f }
             if s.closed { throw LogImageError(.closed, "\(store.name): image is closed") }

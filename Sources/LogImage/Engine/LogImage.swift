@@ -71,6 +71,8 @@ public final class LogImage: Sendable {
     let adminMutex = Locked<Void>((), rank: LockRank(10, "adminMutex"))
     /// The manifest as last written; replaced when a feature bit is set (Spec §3).
     let manifestLock: Locked<Manifest>
+    /// Counters since open for `statistics()` (atomics; no lock).
+    let counters: EngineCounters
 
     /// Bytes of the virtual disk.
     public var virtualSize: UInt64 { state.withLock { $0.index.virtualSize } }
@@ -99,6 +101,7 @@ public final class LogImage: Sendable {
         self.mode = mode
         self.tuning = tuning
         self.state = Locked(state, measuresWaits: true, rank: LockRank(70, "state"))
+        self.counters = EngineCounters(atOpen: state.tail.stats)
         self.io = Locked(io, rank: LockRank(60, "io"))
     }
 

@@ -19,6 +19,8 @@ package final class Locked<Value>: @unchecked Sendable {
     /// Longest and total wait for a held lock, in ns, and how often it was held (protected by the mutex).
     private var longestWaitNs: UInt64 = 0
     private var contended: UInt64 = 0
+    /// The same since the lock was made, never reset, and the total wait (protected by the mutex).
+    private var lifetime = LockContention()
     /// Place in a lock order (`LockRank`): debug builds assert that a thread
     /// takes ranked locks only in increasing rank. nil: not checked.
     private let rank: LockRank?
@@ -78,6 +80,17 @@ package final class Locked<Value>: @unchecked Sendable {
         let ns = UInt64(max(0, (b.tv_sec - a.tv_sec) * 1_000_000_000 + (b.tv_nsec - a.tv_nsec)))
         contended += 1
         if ns > longestWaitNs { longestWaitNs = ns }
+        lifetime.contended += 1
+        lifetime.totalWaitNs &+= ns
+        if ns > lifetime.longestWaitNs { lifetime.longestWaitNs = ns }
+    }
+
+    /// Waits for the held lock since it was made (not reset by `takeContention`).
+    /// Zero unless `measuresWaits`.
+    package func contentionSinceCreation() -> LockContention {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return lifetime
     }
 
     /// The longest wait for the held lock since the last call, and how many
@@ -90,6 +103,16 @@ package final class Locked<Value>: @unchecked Sendable {
         contended = 0
         return r
     }
+}
+
+/// How long callers of a `Locked` waited because another thread held it.
+package struct LockContention: Sendable, Equatable {
+    /// Acquisitions that found the lock held.
+    package var contended: UInt64 = 0
+    /// The longest of those waits, in ns.
+    package var longestWaitNs: UInt64 = 0
+    /// All of those waits together, in ns.
+    package var totalWaitNs: UInt64 = 0
 }
 
 /// A lock's place in a lock order: a thread holding a ranked lock waits only
