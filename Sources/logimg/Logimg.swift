@@ -24,7 +24,7 @@ struct Logimg: ParsableCommand {
         version: "0.1.0",
         subcommands: [CreateCommand.self, InfoCommand.self, ConvertCommand.self, CheckCommand.self, ServeCommand.self,
                       SnapshotCommand.self, MapCommand.self, DiffCommand.self, CompareCommand.self, ResizeCommand.self,
-                      CompactCommand.self, RemoveCommand.self, EventsCommand.self]
+                      CompactCommand.self, RemoveCommand.self, StatsCommand.self, EventsCommand.self]
     )
 
     static func main() {
@@ -130,9 +130,14 @@ enum Output {
 
     /// JSON the way `info`/`check` print it: pretty, sorted keys.
     static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try jsonEncoder(pretty: true).encode(value), as: UTF8.self)
+    }
+
+    /// The encoder of `--output json`: sorted keys; pretty, or one line (a stream of samples).
+    static func jsonEncoder(pretty: Bool) -> JSONEncoder {
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try enc.encode(value), as: UTF8.self)
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return enc
     }
 }
 
