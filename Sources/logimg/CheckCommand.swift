@@ -25,6 +25,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var lock: BreakLockOption
 
+    @OptionGroup var share: ForceShareOption
+
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
@@ -42,8 +44,12 @@ struct CheckCommand: ParsableCommand {
         var bytesChecked: UInt64
     }
 
+    func validate() throws {
+        if repair && share.forceShare { throw ValidationError("--repair writes, so it cannot be combined with --force-share") }
+    }
+
     func run() throws {
-        let report = try ImageName.check(path, repair: repair, breakLock: lock.breakLock)
+        let report = try ImageName.check(path, repair: repair, breakLock: lock.breakLock, forceShare: share.forceShare)
         switch output {
         case .json:
             print(try Output.json(JSONReport(

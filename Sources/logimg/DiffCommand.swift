@@ -26,6 +26,8 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: ImageName.help)
     var path: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Argument(help: "The older snapshot.")
     var from: String
 
@@ -49,7 +51,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readOnly)
+        let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
         defer { try? image.close() }
         let changed = try image.changes(from: .snapshot(from), to: to.map { .snapshot($0) } ?? .head)
         // Nothing past the larger of the two disks is guest-visible (trims left by a shrink may reach further).

@@ -25,6 +25,8 @@ struct MapCommand: ParsableCommand {
     @Argument(help: ImageName.help)
     var path: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Option(name: [.customShort("l"), .customLong("snapshot")], help: "Map this snapshot instead of the current contents.")
     var snapshot: String?
 
@@ -42,7 +44,7 @@ struct MapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image = try ImageName.open(path, mode: .readOnly)
+        let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
         defer { try? image.close() }
         let view: ViewName = snapshot.map { .snapshot($0) } ?? .head
         let size = try snapshot.map { try image.openSnapshot(name: $0).virtualSize } ?? image.virtualSize

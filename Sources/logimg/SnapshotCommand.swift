@@ -98,8 +98,10 @@ struct SnapshotCommand: ParsableCommand {
         @Option(name: .long, help: "Output format: human or json.")
         var output: OutputFormat = .human
 
+        @OptionGroup var share: ForceShareOption
+
         func run() throws {
-            let image = try ImageName.open(path, mode: .readOnly)
+            let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
             let list = image.snapshots()
             try image.close()
             switch output {
