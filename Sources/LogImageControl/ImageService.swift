@@ -148,7 +148,7 @@ public final class ImageService: ControlCommandHandler, Sendable {
     }
 
     /// The names of `nbdExports()`, without opening views.
-    func nbdExportNames() -> Set<String> {
+    public func nbdExportNames() -> Set<String> {
         var names: Set<String> = [headExportName]
         for s in image.snapshots(includeUsage: false) { names.insert(snapshotExportName(s.name)) }
         for n in state.withLock({ $0.addedExports.keys }) { names.insert(n) }

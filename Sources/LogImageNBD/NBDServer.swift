@@ -13,6 +13,11 @@ public struct NBDServerConfiguration: Sendable {
     public var port: Int = NBD.defaultPort
     /// Unix socket path to listen on (a stale socket file there is replaced); nil: none.
     public var unixSocketPath: String?
+    /// Listening stream sockets (TCP or Unix) that are already bound, adopted
+    /// as they are besides `host` and `unixSocketPath`: systemd socket
+    /// activation (`LISTEN_FDS`) passes them. The server closes them at
+    /// shutdown and never unlinks their socket files.
+    public var listeningDescriptors: [CInt] = []
     /// Serve every export read-only (NBD_FLAG_READ_ONLY; writes get NBD_EPERM).
     public var readOnly = false
     /// Most connections at once; further ones are closed as soon as they are accepted.
@@ -97,6 +102,18 @@ public final class NBDServer: Sendable {
         var tcpAddress: SocketAddress?
     }
     private let state = Mutex(State())
+    /// The local addresses of the adopted `listeningDescriptors`, for `listeningDescription`.
+    private let adopted = Mutex<[SocketAddress?]>([])
+
+    /// Whether `fd` is an IPv4 or IPv6 socket (else a Unix one).
+    private static func isTCP(_ fd: CInt) -> Bool {
+        var addr = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let r = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return r == 0 && (Int32(addr.ss_family) == AF_INET || Int32(addr.ss_family) == AF_INET6)
+    }
 
     /// A server whose one export, `""`, is the head of `image` (read-write unless
     /// `configuration.readOnly` or the image is open read-only). Nothing is bound until `start()`.
@@ -163,6 +180,11 @@ public final class NBDServer: Sendable {
             parts.append(ip.contains(":") ? "[\(ip)]:\(a.port ?? 0)" : "\(ip):\(a.port ?? 0)")
         }
         if let p = configuration.unixSocketPath { parts.append("unix:\(p)") }
+        for a in adopted.withLock({ $0 }) where a != tcpAddress {
+            if let p = a?.pathname { parts.append("unix:\(p)") } else if let a, let ip = a.ipAddress {
+                parts.append(ip.contains(":") ? "[\(ip)]:\(a.port ?? 0)" : "\(ip):\(a.port ?? 0)")
+            }
+        }
         return parts.joined(separator: " and ")
     }
 
@@ -173,7 +195,7 @@ public final class NBDServer: Sendable {
             guard !s.started else { throw NBDServerError("server already started") }
             s.started = true
         }
-        guard configuration.host != nil || configuration.unixSocketPath != nil else {
+        guard configuration.host != nil || configuration.unixSocketPath != nil || !configuration.listeningDescriptors.isEmpty else {
             throw NBDServerError("nothing to listen on: give a TCP address or a Unix socket path")
         }
         threadPool.start()
@@ -192,6 +214,15 @@ public final class NBDServer: Sendable {
                 target = "unix:\(path)"
                 let ch = try bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
                 bound.append(ch)
+            }
+            for fd in configuration.listeningDescriptors {
+                target = "descriptor \(fd)"
+                var b = bootstrap()
+                if Self.isTCP(fd) { b = b.childChannelOption(.tcpOption(.tcp_nodelay), value: 1) }
+                let ch = try b.withBoundSocket(fd).wait()
+                bound.append(ch)
+                state.withLock { s in if s.tcpAddress == nil, Self.isTCP(fd) { s.tcpAddress = ch.localAddress } }
+                adopted.withLock { $0.append(ch.localAddress) }
             }
         } catch {
             state.withLock { $0.stopped = true }  // shutdown() has nothing left to do

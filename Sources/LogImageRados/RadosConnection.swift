@@ -28,9 +28,11 @@ package final class RadosConnection: @unchecked Sendable {
         var c: rados_t?
         var r = lr_rados_create(&c, nil)
         guard r == 0, let cluster = c else { throw Self.error(r, "rados_create", name) }
-        // Fail in 30 s, not librados's default 300 s, when no monitor answers;
-        // the configuration file read next may set it differently.
-        _ = lr_rados_conf_set(cluster, "client_mount_timeout", "30")
+        let timeout: RadosTimeout
+        do { timeout = try RadosTimeout.fromEnvironment() } catch { lr_rados_shutdown(cluster); throw error }
+        // The default applies before the configuration file, which may set
+        // it differently; a timeout the caller chose applies after, and wins.
+        if !timeout.isExplicit { timeout.apply(to: cluster) }
         r = lr_rados_conf_read_file(cluster, nil)
         if r != 0 {
             lr_rados_shutdown(cluster)
@@ -38,9 +40,14 @@ package final class RadosConnection: @unchecked Sendable {
                                 cause: Errno(rawValue: -r))
         }
         _ = lr_rados_conf_parse_env(cluster, nil)
+        if timeout.isExplicit { timeout.apply(to: cluster) }
         r = lr_rados_connect(cluster)
         if r != 0 {
             lr_rados_shutdown(cluster)
+            if r == -ETIMEDOUT || r == -EINTR {
+                throw LogImageError(.io, "\(name): no Ceph monitor answered within \(timeout.seconds) s "
+                    + "(\(RadosTimeout.variable) sets how long to wait; 0 waits for ever)", cause: Errno(rawValue: -r))
+            }
             throw Self.error(r, "connect to the Ceph cluster", name)
         }
         var io: rados_ioctx_t?

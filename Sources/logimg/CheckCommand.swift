@@ -26,6 +26,8 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var lock: BreakLockOption
 
+    @OptionGroup var share: ForceShareOption
+
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
@@ -43,9 +45,13 @@ struct CheckCommand: ParsableCommand {
         var bytesChecked: UInt64
     }
 
+    func validate() throws {
+        if repair && share.forceShare { throw ValidationError("--repair writes, so it cannot be combined with --force-share") }
+    }
+
     func run() throws {
         let report = try LiveServer.offlineOrLive(path, readOnlyVerb: !repair, offline: {
-            try ImageName.check(path, repair: repair, breakLock: lock.breakLock)
+            try ImageName.check(path, repair: repair, breakLock: lock.breakLock, forceShare: share.forceShare)
         }, live: { client in
             // A live scrub (Spec/control.md): every sealed segment's checksums, while serving.
             if repair { throw LiveServer.refuse(path, "check --repair", "cannot run: the server cut any torn tail when it opened the image, and repairs need the image at rest") }

@@ -56,6 +56,8 @@ struct CompareCommand: ParsableCommand {
         var sizeB: UInt64
     }
 
+    @OptionGroup var share: ForceShareOption
+
     func run() throws {
         let report: Report
         do {
@@ -85,7 +87,7 @@ struct CompareCommand: ParsableCommand {
         let fa = try ConvertCommand.detect(a), fb = try ConvertCommand.detect(b)
         var shared: LogImage? = nil
         if fa == .limg, fb == .limg, let ra = realpath(a), ra == realpath(b) {
-            shared = try ImageName.open(a, mode: .readOnly)
+            shared = try ImageName.open(a, mode: .readOnly, forceShare: share.forceShare)
         }
         defer { try? shared?.close() }
         func open(_ path: String, _ format: ConvertCommand.SourceFormat, _ snapshot: String?, _ flag: String) throws -> any ConvertSource {
@@ -94,7 +96,7 @@ struct CompareCommand: ParsableCommand {
                 return try RawSource(RawFile.openForReading(path))
             }
             if let shared { return try LimgSource(shared, snapshot: snapshot, ownsImage: false) }
-            return try LimgSource(ImageName.open(path, mode: .readOnly), snapshot: snapshot)
+            return try LimgSource(ImageName.open(path, mode: .readOnly, forceShare: share.forceShare), snapshot: snapshot)
         }
         let sa = try open(a, fa, snapshotA, "--snapshot-a")
         let sb = try open(b, fb, snapshotB, "--snapshot-b")

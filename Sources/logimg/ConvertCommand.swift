@@ -52,6 +52,8 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Source image: raw file, block device, NAME.limg directory or rados://POOL/NAME.")
     var source: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Argument(help: "Destination to create (must not exist); a limg destination may be rados://POOL/NAME.")
     var destination: String
 
@@ -74,7 +76,7 @@ struct ConvertCommand: ParsableCommand {
         }
         let src: any ConvertSource = format == .raw
             ? try RawSource(RawFile.openForReading(source))
-            : try LimgSource(ImageName.open(source, mode: .readOnly), snapshot: snapshot)
+            : try LimgSource(ImageName.open(source, mode: .readOnly, forceShare: share.forceShare), snapshot: snapshot)
 
         let dst: any ConvertDestination
         switch outputFormat {

@@ -27,6 +27,8 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: ImageName.help)
     var path: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Argument(help: "The older snapshot.")
     var from: String
 
@@ -39,7 +41,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         // The shape the control command query-changes returns too (ImageReports).
         let report = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
-            let image = try ImageName.open(path, mode: .readOnly)
+            let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
             defer { try? image.close() }
             return try ImageReports.changes(image, from: from, to: to)
         }, live: { client in

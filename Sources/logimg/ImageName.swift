@@ -33,18 +33,22 @@ enum ImageName {
 
     /// Opens the image; with `breakLock`, first fences and unlocks a writer
     /// that holds it (see `breakLockIfAsked`).
-    static func open(_ name: String, mode: LogImage.OpenMode, breakLock: Bool = false) throws -> LogImage {
+    /// With `forceShare` (read-only only), opens without the image's lock
+    /// after a warning (`ForceShareOption`).
+    static func open(_ name: String, mode: LogImage.OpenMode, breakLock: Bool = false, forceShare: Bool = false) throws -> LogImage {
         try breakLockIfAsked(name, breakLock)
-        return try LogImage.open(name, in: scheme(name), mode: mode)
+        if forceShare { ForceShareOption.warn(name) }
+        return try LogImage.open(name, in: scheme(name), mode: mode, forceShare: forceShare)
     }
 
     static func create(_ name: String, options: LogImage.CreateOptions) throws -> LogImage {
         try LogImage.create(name, in: scheme(name), options: options)
     }
 
-    static func check(_ name: String, repair: Bool, breakLock: Bool = false) throws -> CheckReport {
+    static func check(_ name: String, repair: Bool, breakLock: Bool = false, forceShare: Bool = false) throws -> CheckReport {
         try breakLockIfAsked(name, breakLock)
-        return try LogImage.check(name, in: scheme(name), repair: repair)
+        if forceShare { ForceShareOption.warn(name) }
+        return try LogImage.check(name, in: scheme(name), repair: repair, forceShare: forceShare)
     }
 
     /// Removes an image this process just created and failed to fill (convert's clean-up).
@@ -87,4 +91,19 @@ struct BreakLockOption: ParsableArguments {
         "rados:// only: fence the writer holding the image (blocklist its client) and break its lock first. Only after its host died.",
         discussion: "Two writers at once corrupt an image; the blocklist stops a holder that is still alive from writing."))
     var breakLock = false
+}
+
+/// `-U`/`--force-share` (as `qemu-img -U`), for the verbs that only read: open
+/// an image without its lock, so they work while a writer (a hung server)
+/// holds it. A rados:// image's readers take no lock anyway.
+struct ForceShareOption: ParsableArguments {
+    @Flag(name: [.customShort("U"), .long], help: ArgumentHelp(
+        "Open the image without its lock, even while a writer holds it (results may be inconsistent while the writer runs).",
+        discussion: "For inspecting an image whose server is hung; the image is only read."))
+    var forceShare = false
+
+    /// The one warning line a forced open prints first.
+    static func warn(_ name: String) {
+        Output.warning("opening \(name) without its lock (--force-share): if a writer is running, what follows may be inconsistent")
+    }
 }

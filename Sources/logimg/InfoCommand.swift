@@ -17,12 +17,14 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: ImageName.help)
     var path: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Option(name: .long, help: "Output format: human or json.")
     var output: OutputFormat = .human
 
     func run() throws {
         let info = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
-            let image = try ImageName.open(path, mode: .readOnly)
+            let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
             let info = try image.info()
             try image.close()
             return info

@@ -26,6 +26,8 @@ struct MapCommand: ParsableCommand {
     @Argument(help: ImageName.help)
     var path: String
 
+    @OptionGroup var share: ForceShareOption
+
     @Option(name: [.customShort("l"), .customLong("snapshot")], help: "Map this snapshot instead of the current contents.")
     var snapshot: String?
 
@@ -35,7 +37,7 @@ struct MapCommand: ParsableCommand {
     func run() throws {
         // The shape the control command query-map returns too (ImageReports).
         let runs = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
-            let image = try ImageName.open(path, mode: .readOnly)
+            let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
             defer { try? image.close() }
             return try ImageReports.map(image, snapshot: snapshot)
         }, live: { client in

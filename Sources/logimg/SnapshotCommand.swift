@@ -116,9 +116,11 @@ struct SnapshotCommand: ParsableCommand {
         @Option(name: .long, help: "Output format: human or json.")
         var output: OutputFormat = .human
 
+        @OptionGroup var share: ForceShareOption
+
         func run() throws {
             let list = try LiveServer.offlineOrLive(path, readOnlyVerb: true, offline: {
-                let image = try ImageName.open(path, mode: .readOnly)
+                let image = try ImageName.open(path, mode: .readOnly, forceShare: share.forceShare)
                 let list = image.snapshots()
                 try image.close()
                 return list

@@ -54,6 +54,15 @@ extension LogImage {
         try check(at: path, repair: repair, fileSystem: PosixFileSystem())
     }
 
+    /// `check` without the image's reader lock when `forceShare` (as
+    /// `qemu-img check -U`): it runs while a writer holds the image, and may
+    /// then report the writer's unfinished tail as torn or miss segments the
+    /// writer's compactor deletes. `repair` is refused with `forceShare`.
+    /// - Throws: as `check(at:repair:)`; `invalidArgument` for `repair` with `forceShare`.
+    public static func check(at path: String, repair: Bool = false, forceShare: Bool) throws -> CheckReport {
+        try check(path, in: ImageStores.directories(for: path, fileSystem: PosixFileSystem()), repair: repair, forceShare: forceShare)
+    }
+
     package static func check(at path: String, repair: Bool, fileSystem fs: any FileSystem) throws -> CheckReport {
         try check(path, in: ImageStores.directories(for: path, fileSystem: fs), repair: repair)
     }
@@ -62,12 +71,16 @@ extension LogImage {
     /// caller has checked that the image exists. The check itself only reads
     /// (under the store's reader lock); `repair` opens the image read-write,
     /// which cuts the torn tail off, and closes it again.
-    package static func check(store: any ImageStore, repair: Bool, tuning: Tuning = Tuning()) throws -> CheckReport {
+    package static func check(store: any ImageStore, repair: Bool, tuning: Tuning = Tuning(), forceShare: Bool = false) throws -> CheckReport {
+        if forceShare && repair {
+            throw LogImageError(.invalidArgument, "\(store.name): a repair writes, so it always takes the image's lock (force-share is for reading)")
+        }
+        func takeLock() throws -> (any DirectoryLock)? { forceShare ? nil : try store.lock(exclusive: false) }
         var report = CheckReport()
         let manifestPath = joinPath(store.name, Format.manifestName)
         let manifest: Manifest
         do {
-            let lock = try store.lock(exclusive: false)
+            let lock = try takeLock()
             defer { _ = lock }
             manifest = try Manifest.decode(try store.readManifest(), path: manifestPath)
         } catch let e as LogImageError where e.code == .corruption {
@@ -76,7 +89,7 @@ extension LogImage {
         }
         var checker = Checker(store: store, manifest: manifest, report: report)
         do {
-            let lock = try store.lock(exclusive: false)
+            let lock = try takeLock()
             try checker.run()
             _ = lock
         }

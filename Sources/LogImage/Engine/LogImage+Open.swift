@@ -23,6 +23,20 @@ extension LogImage {
         try open(at: path, mode: mode, fileSystem: PosixFileSystem())
     }
 
+    /// Opens an existing image read-only; with `forceShare`, without taking
+    /// its lock (as `qemu-img -U`), so it opens even while a writer holds it.
+    ///
+    /// A forced open reads what is durable at that moment: a writer running
+    /// at the same time may append, checkpoint or compact under it, so the
+    /// handle can miss later writes, see a torn tail it drops, or fail reads
+    /// of segments the compactor deleted. Use it to inspect an image whose
+    /// writer is hung; nothing it returns is guaranteed consistent.
+    /// - Throws: as `open(at:mode:)`; `invalidArgument` for `forceShare` with
+    ///   `.readWrite` (a writer always takes the lock).
+    public static func open(at path: String, mode: OpenMode, forceShare: Bool) throws -> LogImage {
+        try open(path, in: ImageStores.directories(for: path, fileSystem: PosixFileSystem()), mode: mode, forceShare: forceShare)
+    }
+
     /// `create` through a given I/O layer (tests pass a simulated file system).
     package static func create(at path: String, options: CreateOptions, fileSystem fs: any FileSystem,
                                uuid: [UInt8]? = nil, creationTime: UInt64? = nil, tuning: Tuning = Tuning()) throws -> LogImage {
@@ -83,8 +97,13 @@ extension LogImage {
 
     /// `open(store:mode:tuning:)`; with `loadMaps` false recovery validates the
     /// checkpoint without keeping its extent maps, for `ImageMetadata` only.
-    static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning, loadMaps: Bool) throws -> LogImage {
-        let lock = try store.lock(exclusive: mode == .readWrite)
+    /// With `forceShare` (read-only only) no lock is taken: see `open(at:mode:forceShare:)`.
+    static func open(store: any ImageStore, mode: OpenMode, tuning: Tuning, loadMaps: Bool,
+                     forceShare: Bool = false) throws -> LogImage {
+        if forceShare && mode == .readWrite {
+            throw LogImageError(.invalidArgument, "\(store.name): a read-write open always takes the image's lock (force-share is for reading)")
+        }
+        let lock = forceShare ? nil : try store.lock(exclusive: mode == .readWrite)
         var manifest = try Manifest.decode(try store.readManifest(), path: joinPath(store.name, Format.manifestName))
         if mode == .readWrite {
             try store.removeTemporaryFiles()

@@ -43,8 +43,10 @@ extension LogImage {
     }
 
     /// `open` of the image `name` in `scheme`'s store.
-    package static func open(_ name: String, in scheme: any StoreScheme, mode: OpenMode, tuning: Tuning = Tuning()) throws -> LogImage {
-        try open(store: scheme.existingStore(name), mode: mode, tuning: scheme.tuning(tuning))
+    /// With `forceShare`, a read-only open takes no lock (see `open(at:mode:forceShare:)`).
+    package static func open(_ name: String, in scheme: any StoreScheme, mode: OpenMode, tuning: Tuning = Tuning(),
+                             forceShare: Bool = false) throws -> LogImage {
+        try open(store: scheme.existingStore(name), mode: mode, tuning: scheme.tuning(tuning), loadMaps: true, forceShare: forceShare)
     }
 
     /// `openForSnapshotCommands` of the image `name` in `scheme`'s store (see `ImageMetadata`).
@@ -62,8 +64,9 @@ extension LogImage {
     }
 
     /// `check` of the image `name` in `scheme`'s store.
-    package static func check(_ name: String, in scheme: any StoreScheme, repair: Bool) throws -> CheckReport {
-        try check(store: scheme.existingStore(name), repair: repair, tuning: scheme.tuning(Tuning()))
+    /// With `forceShare` the check takes no lock (see `check(at:repair:forceShare:)`).
+    package static func check(_ name: String, in scheme: any StoreScheme, repair: Bool, forceShare: Bool = false) throws -> CheckReport {
+        try check(store: scheme.existingStore(name), repair: repair, tuning: scheme.tuning(Tuning()), forceShare: forceShare)
     }
 
     /// `remove` of the image `name` in `scheme`'s store: its objects under the
