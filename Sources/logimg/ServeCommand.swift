@@ -179,10 +179,12 @@ struct ServeCommand: ParsableCommand {
             throw error
         }
         lifecycle.serving { Self.notDurable(images) }
-        let line = readyLine(images, on: server.listeningDescription)
-        FileHandle.standardOutput.write(Data("\(line)\n".utf8))  // straight to fd 1, so a pipe sees it at once
-        SystemdNotify.send("READY=1\nSTATUS=\(line)\nMAINPID=\(getpid())")
-        if let readyPipe { ServeFork.reportReady(readyPipe, line: line + "\n") }
+        if !lifecycle.isStopping {  // a signal while starting: stop without announcing
+            let line = readyLine(images, on: server.listeningDescription)
+            FileHandle.standardOutput.write(Data("\(line)\n".utf8))  // straight to fd 1, so a pipe sees it at once
+            SystemdNotify.send("READY=1\nSTATUS=\(line)\nMAINPID=\(getpid())")
+            if let readyPipe { ServeFork.reportReady(readyPipe, line: line + "\n") }
+        }
 
         lifecycle.waitForStop()
         SystemdNotify.send("STOPPING=1\nSTATUS=stopping")

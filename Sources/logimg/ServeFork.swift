@@ -42,14 +42,20 @@ enum ServeFork {
         var fds: [CInt] = [0, 0]
         guard pipe(&fds) == 0 else { fail("cannot create a pipe: \(String(cString: strerror(errno)))") }
         let (readEnd, writeEnd) = (fds[0], fds[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)  // the write end stays open in the child
-        setenv(variable, String(writeEnd), 1)
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        // The child gets the write end as descriptor 3 and no other inherited
+        // descriptor: a daemon must not keep its caller's pipes and sockets
+        // open (a caller waiting for their end would wait for the daemon).
+        let childEnd: CInt = 3
+        setenv(variable, String(childEnd), 1)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, childEnd)
+        closeOnExec(allBut: writeEnd == childEnd ? [childEnd] : [])  // dup2 gives the child's copy no close-on-exec
         let args = CommandLine.arguments
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -76,6 +82,16 @@ enum ServeFork {
         while waitpid(child, &status, 0) < 0 && errno == EINTR {}
         guard status & 0x7f == 0 else { fail("the server process died from signal \(status & 0x7f) before it was ready") }
         exit((status >> 8) & 0xff)
+    }
+
+    /// Marks every descriptor above 2 close-on-exec, except `keep` (this
+    /// process only starts the child and exits, so its own use is unaffected).
+    private static func closeOnExec(allBut keep: Set<CInt>) {
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap({ CInt($0) }) where fd > 2 && !keep.contains(fd) {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     private static func fail(_ message: String) -> Never {

@@ -9,10 +9,10 @@ import Glibc
 ///
 /// SIGINT and SIGTERM are taken through Dispatch sources installed before
 /// anything else, so none is lost. What a signal does depends on the phase:
-/// - starting (images opening, listeners binding): exit at once with status
-///   1; nothing was served, so nothing can be lost;
-/// - serving: begin the graceful stop (`waitForStop` returns), and start the
-///   deadline (`--shutdown-timeout`);
+/// - starting (images opening, listeners binding) or serving: begin the
+///   graceful stop and start the deadline (`--shutdown-timeout`); a server
+///   still starting stops as soon as it is up, without announcing itself
+///   (`isStopping`), and one whose start hangs in the store meets the deadline;
 /// - stopping: a second signal, or the deadline passing, exits at once with
 ///   status 1 and one line saying what was not made durable.
 ///
@@ -57,12 +57,14 @@ final class ServeLifecycle: Sendable {
         cleanups.withLock { $0.append(body) }
     }
 
-    /// The server is up: signals now stop it gracefully. `notDurable` tells,
-    /// at a forced exit, what is not durable.
+    /// The server is up. `notDurable` tells, at a forced exit, what is not durable.
     func serving(notDurable describe: @escaping @Sendable () -> String) {
         notDurable.withLock { $0 = describe }
-        phase.withLock { $0 = .serving }
+        phase.withLock { if $0 == .starting { $0 = .serving } }
     }
+
+    /// Whether a stop has begun (a signal came, maybe while starting).
+    var isStopping: Bool { phase.withLock { $0 == .stopping } }
 
     /// Asks for a graceful stop (a fenced image), as a signal would.
     func requestStop() {
@@ -80,9 +82,7 @@ final class ServeLifecycle: Sendable {
     private func received(_ sig: Int32) {
         let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
         switch phase.withLock({ $0 }) {
-        case .starting:
-            forcedExit("stopped by \(name) while starting; nothing was served")
-        case .serving:
+        case .starting, .serving:
             beginStopping()
         case .stopping:
             forcedExit("stopped by a second signal (\(name)) before the server had stopped: \(notDurable.withLock { $0 }())")
@@ -91,7 +91,7 @@ final class ServeLifecycle: Sendable {
 
     private func beginStopping() {
         let first = phase.withLock { p -> Bool in
-            guard p == .serving else { return false }
+            guard p != .stopping else { return false }
             p = .stopping
             return true
         }

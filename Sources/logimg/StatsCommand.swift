@@ -97,7 +97,8 @@ struct StatsCommand: ParsableCommand {
         let interval = p.map { s.timestamp - $0.timestamp } ?? 0
         for x in s.exports {
             out += "export \"\(x.name)\": \(x.connections) connected (\(x.connectionsTotal) in all), \(x.inFlight) in flight, \(x.errorCount) errors"
-            if !x.errors.isEmpty { out += " (" + x.errors.keys.sorted().map { "\($0) \(x.errors[$0]!)" }.joined(separator: ", ") + ")" }
+            let errors = x.errors.filter { $0.value > 0 }
+            if !errors.isEmpty { out += " (" + errors.keys.sorted().map { "\($0) \(errors[$0]!)" }.joined(separator: ", ") + ")" }
             out += "\n"
             var rows = [["op", "ops", "bytes", "failed", "p50 ms", "p99 ms", "p99.9 ms", "max ms"] + (interval > 0 ? ["ops/s", "MB/s"] : [])]
             let before = p?.exports.first { $0.name == x.name }

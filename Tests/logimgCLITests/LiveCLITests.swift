@@ -34,7 +34,7 @@ final class LiveCLITests: XCTestCase, CLITestCase {
     func json(_ r: CLIRun) throws -> Any { try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) }
 
     func qemuIO(_ sock: String, _ commands: [String], export: String = "") throws {
-        var args = ["-f", "raw"]
+        var args = ["-f", "raw"] + (export.isEmpty ? [] : ["-r"])  // snapshot exports are read-only
         for c in commands { args += ["-c", c] }
         let r = try Tools.run("/usr/bin/qemu-io", args + ["nbd+unix:///\(export)?socket=\(sock)"])
         XCTAssertEqual(r.status, 0, "qemu-io \(commands): \(r.stderr) \(r.stdout)")
@@ -217,35 +217,43 @@ final class LiveCLITests: XCTestCase, CLITestCase {
         assertOneLineError(try logimg("events", img), containing: "not served")
     }
 
-    /// kill -9 of the server while the CLI creates a snapshot: after a restart
-    /// the snapshot exists whole or not at all, and every flushed write is intact.
+    /// kill -9 of the server while the CLI creates snapshots in a loop: after
+    /// a restart every snapshot the CLI reported exists, every snapshot that
+    /// exists holds what was flushed before it, and every flushed write is intact.
     func testKillDuringLiveSnapshotCreate() throws {
         try requireQemuIO()
         let img = tmp.file("d.limg")
         _ = ok(try logimg("create", img, "--size", "64M"))
-        for round in 1...6 {
+        let logimgPath = try logimgBinary()
+        var live = 0
+        for (round, delay) in [60, 110, 170, 230, 300, 380].enumerated().map({ ($0 + 1, $1) }) {
             let (server, sock) = try serve(img)
             let pattern = 0x10 + round
             try qemuIO(sock, ["write -P \(pattern) \(round)M 1M", "flush"])
-            let create = Process()
-            create.executableURL = URL(fileURLWithPath: try logimgBinary())
-            create.arguments = ["snapshot", "create", img, "k\(round)"]
-            create.standardError = FileHandle.nullDevice
-            try create.run()
-            usleep(UInt32(round) * 1500)  // from before the request to after it
+            let okFile = tmp.file("ok-\(round).txt"), stopFile = tmp.file("stop-\(round)")
+            let loop = Process()
+            loop.executableURL = URL(fileURLWithPath: "/bin/bash")
+            loop.arguments = ["-c", "i=0; while [ ! -e \(stopFile) ]; do i=$((i+1)); if \(logimgPath) snapshot create \(img) k\(round)_$i 2>/dev/null; then echo k\(round)_$i >> \(okFile); fi; done"]
+            try loop.run()
+            usleep(UInt32(delay) * 1000)
             server.signal(SIGKILL)
             _ = server.wait()
-            create.waitUntilExit()
+            _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
+            loop.waitUntilExit()
+            let reported = ((try? String(contentsOfFile: okFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             let (again, sock2) = try serve(img)
             let list = try json(ok(try logimg("snapshot", "list", img, "--output", "json"))) as! [[String: Any]]
-            let names = list.compactMap { $0["name"] as? String }
-            if create.terminationStatus == 0 { XCTAssertTrue(names.contains("k\(round)"), "a snapshot reported created is missing") }
-            if names.contains("k\(round)") {
-                try qemuIO(sock2, ["read -P \(pattern) \(round)M 1M"], export: "k\(round)")
+            let names = Set(list.compactMap { $0["name"] as? String })
+            for r in reported { XCTAssertTrue(names.contains(r), "snapshot \(r) was reported created but is missing") }
+            let mine = names.filter { $0.hasPrefix("k\(round)_") }
+            live += mine.count
+            for n in mine.sorted().prefix(3) + mine.sorted().suffix(2) {
+                try qemuIO(sock2, ["read -P \(pattern) \(round)M 1M"], export: n)
             }
             for r in 1...round { try qemuIO(sock2, ["read -P \(0x10 + r) \(r)M 1M"]) }
             stop(again)
         }
+        XCTAssertGreaterThan(live, 0, "no snapshot was taken while serving")
         let check = ok(try logimg("check", img))
         XCTAssertTrue(check.stdout.contains("No errors"), check.stdout)
     }
