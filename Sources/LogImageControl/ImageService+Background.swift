@@ -139,8 +139,11 @@ extension ImageService {
     }
 
     /// Every second on `background`: write thresholds (each fires once per
-    /// setting), the background compactor's progress, and a failure of the
-    /// image (IO_ERROR, or FENCED when another opener broke the lock).
+    /// setting), the background compactor's progress, a failure of the
+    /// image (IO_ERROR, or FENCED when another opener broke the lock), and
+    /// NBD requests that failed with ENOSPC or EIO since the last tick
+    /// (IO_ERROR with their count: a full file system fails the writes but
+    /// not the image, which takes writes again once there is space).
     func watch() {
         let (t, stopped) = state.withLock { ($0.thresholds, $0.stopped) }
         if stopped { return }
@@ -166,6 +169,7 @@ extension ImageService {
                 ]))
             }
         }
+        reportRequestErrors()
         if let f = image.failure, state.withLock({ s in defer { s.failureReported = true }; return !s.failureReported }) {
             let errnoValue = (f.cause as? Errno)?.rawValue
             if errnoValue == ESHUTDOWN {
@@ -173,6 +177,27 @@ extension ImageService {
             } else {
                 events.publish(ControlEvent("IO_ERROR", ["operation": "write", "errno": .int(Int64(errnoValue ?? EIO)), "desc": .string(f.message)]))
             }
+        }
+    }
+
+    /// IO_ERROR for this image's NBD requests that failed with ENOSPC or EIO
+    /// since the last call, one event per errno.
+    private func reportRequestErrors() {
+        guard let server = state.withLock({ $0.server }) else { return }
+        let names = nbdExportNames()
+        var now: [String: UInt64] = [:]
+        for e in server.statistics().exports where names.contains(e.name) {
+            for kind in ["ENOSPC", "EIO"] { now[kind, default: 0] += e.errors[kind] ?? 0 }
+        }
+        let before = state.withLock { s -> [String: UInt64] in defer { s.requestErrorsReported = now }; return s.requestErrorsReported }
+        for kind in ["ENOSPC", "EIO"] {
+            let n = (now[kind] ?? 0) &- (before[kind] ?? 0)
+            guard n > 0, n < 1 << 62 else { continue }
+            let desc = kind == "ENOSPC"
+                ? "\(n) request\(n == 1 ? "" : "s") failed: no space left on the file system of \(imageName); writes succeed again once there is space"
+                : "\(n) request\(n == 1 ? "" : "s") failed with an I/O error on \(imageName)"
+            events.publish(ControlEvent("IO_ERROR", ["operation": "request", "errno": .int(Int64(kind == "ENOSPC" ? ENOSPC : EIO)),
+                                                     "count": .int(Int64(n)), "desc": .string(desc)]))
         }
     }
 }

@@ -49,6 +49,8 @@ public final class ImageService: ControlCommandHandler, Sendable {
         var job: CompactionJob?
         var lastJob: Compactor.Report?
         var failureReported = false
+        /// NBD requests failed with ENOSPC / EIO when last reported (IO_ERROR).
+        var requestErrorsReported: [String: UInt64] = [:]
         var onQuit: (@Sendable () -> Void)?
         var stopped = false
     }

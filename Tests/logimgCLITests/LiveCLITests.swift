@@ -257,6 +257,88 @@ final class LiveCLITests: XCTestCase, CLITestCase {
         let check = ok(try logimg("check", img))
         XCTAssertTrue(check.stdout.contains("No errors"), check.stdout)
     }
+
+    /// `logimg stats` counts exactly what fio did through the server.
+    func testStatsCountWhatFioDid() throws {
+        if let m = try FioVerify.missing() { throw XCTSkip(m) }
+        let img = tmp.file("d.limg")
+        _ = ok(try logimg("create", img, "--size", "64M"))
+        let (server, sock) = try serve(img)
+        func fio(_ rw: String) throws -> Int {
+            let out = tmp.file("fio-\(rw).json")
+            let r = try Tools.run("/usr/bin/fio", ["--name=s", "--ioengine=nbd", "--uri=nbd+unix:///?socket=\(sock)", "--rw=\(rw)",
+                                                   "--bs=4k", "--size=3M", "--iodepth=8", "--output-format=json", "--output=\(out)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let text = try String(contentsOfFile: out, encoding: .utf8)
+            let obj = try JSONSerialization.jsonObject(with: Data(text[text.firstIndex(of: "{")!...].utf8)) as! [String: Any]
+            let job = (obj["jobs"] as! [[String: Any]])[0]
+            return ((job[rw.hasSuffix("write") ? "write" : "read"] as! [String: Any])["total_ios"] as! NSNumber).intValue
+        }
+        let writes = try fio("randwrite"), reads = try fio("randread")
+        XCTAssertEqual(writes, 768)
+        let stats = try json(ok(try logimg("stats", img, "--output", "json"))) as! [String: Any]
+        let head = (stats["exports"] as! [[String: Any]]).first { $0["name"] as? String == "" }!
+        func op(_ k: String) -> [String: Any] { head[k] as! [String: Any] }
+        XCTAssertEqual(op("write")["operations"] as? Int, writes)
+        XCTAssertEqual(op("write")["bytes"] as? Int, writes * 4096)
+        XCTAssertEqual(op("read")["operations"] as? Int, reads)
+        XCTAssertEqual(op("read")["bytes"] as? Int, reads * 4096)
+        XCTAssertEqual(head["in_flight"] as? Int, 0)
+        let latency = op("write")["latency"] as! [String: Any]
+        XCTAssertGreaterThan(latency["p50_ns"] as? Int ?? 0, 0)
+        XCTAssertGreaterThanOrEqual(latency["p99_ns"] as? Int ?? 0, latency["p50_ns"] as? Int ?? 0)
+        XCTAssertGreaterThanOrEqual((stats["engine"] as! [String: Any])["bytes_written"] as? Int ?? 0, writes * 4096)
+        let human = ok(try logimg("stats", img)).stdout
+        XCTAssertTrue(human.contains("write") && human.contains("p99"), human)
+        stop(server)
+        // At rest: the engine's figures alone.
+        let rest = try json(ok(try logimg("stats", img, "--output", "json"))) as! [String: Any]
+        XCTAssertEqual((rest["exports"] as? [Any])?.count, 0)
+    }
+
+    /// ENOSPC on a small tmpfs: the client's writes fail with a clear error,
+    /// an IO_ERROR event arrives, the server stays up and serves what was written.
+    func testNoSpaceGivesAnEventAndTheServerStaysUp() throws {
+        try requireQemuIO()
+        let mnt = tmp.file("small")
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        let m = try Tools.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt])
+        guard m.status == 0 else { throw XCTSkip("cannot mount a tmpfs here (needs root): \(m.stderr)") }
+        defer { _ = try? Tools.run("/usr/bin/umount", ["-l", mnt]) }
+        let img = mnt + "/d.limg"
+        _ = ok(try logimg("create", img, "--size", "256M", "--segment-size", "4M"))
+        let (server, sock) = try serve(img, ["--no-compact"])
+        try qemuIO(sock, ["write -P 1 0 4M", "flush"])
+        let eventsFile = tmp.file("events.jsonl")
+        _ = FileManager.default.createFile(atPath: eventsFile, contents: nil)
+        let events = Process()
+        events.executableURL = URL(fileURLWithPath: try logimgBinary())
+        events.arguments = ["events", img, "--output", "json"]
+        events.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: eventsFile))
+        try events.run()
+        defer { if events.isRunning { events.terminate() } }
+        usleep(200_000)
+        var args = ["-f", "raw"]
+        for i in 1...10 { args += ["-c", "write -P 2 \(i * 4)M 4M"] }
+        args += ["-c", "flush", "nbd+unix:///?socket=\(sock)"]
+        let full = try Tools.run("/usr/bin/qemu-io", args)
+        XCTAssertTrue((full.stdout + full.stderr).contains("No space left on device"), full.stdout + full.stderr)
+        // The server checks request errors once a second.
+        var line = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: eventsFile, encoding: .utf8)) ?? ""
+            if let l = text.split(separator: "\n").first(where: { $0.contains("\"IO_ERROR\"") }) { line = String(l); break }
+            usleep(100_000)
+        }
+        XCTAssertTrue(line.contains("\"errno\":\(ENOSPC)"), "no IO_ERROR event with ENOSPC: \((try? String(contentsOfFile: eventsFile, encoding: .utf8)) ?? "")")
+        XCTAssertTrue(server.process.isRunning, "the server died on ENOSPC: \(server.stderr)")
+        try qemuIO(sock, ["read -P 1 0 4M"])
+        let info = ok(try logimg("info", img))
+        XCTAssertTrue(info.stdout.contains("virtual size"), info.stdout)
+        server.signal(SIGTERM)
+        XCTAssertNotNil(server.wait(), "serve hung on stop after ENOSPC")
+    }
 }
 
 /// A value shared with a background closure in a test.
