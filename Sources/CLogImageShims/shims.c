@@ -190,6 +190,17 @@ int limg_fdatasync(int fd) {
     return r == 0 ? 0 : errno;
 }
 
+int limg_start_writeback(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    int r;
+    do { r = sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+#else
+    (void)fd; (void)offset; (void)length;
+    return ENOSYS;
+#endif
+}
+
 int limg_fsync(int fd) {
     int r;
     do { r = fsync(fd); } while (r != 0 && errno == EINTR);

@@ -27,6 +27,11 @@ int limg_fdatasync(int fd);
 /// fsync(2); returns 0 or errno.
 int limg_fsync(int fd);
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writeback of the
+/// dirty pages in the range and returns without waiting for it (a hint: no
+/// durability promise). Returns 0 or errno; ENOSYS where there is none.
+int limg_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// fallocate(2) with mode 0 (allocate, keep size grows); returns 0 or errno.
 /// Returns EOPNOTSUPP where the file system cannot.
 int limg_fallocate(int fd, int64_t offset, int64_t length);

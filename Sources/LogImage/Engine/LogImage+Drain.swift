@@ -54,6 +54,11 @@ extension LogImage {
             }
             let end = done == 1 ? first : last
             state.withLock { $0.tail.wrote(done, through: end) }
+            let written = Int64(end.offset) + Int64(end.bytes.count)
+            if tuning.writebackBytes > 0, written - io.writebackFrom >= tuning.writebackBytes {
+                io.handle.startWriteback(at: io.writebackFrom, length: written - io.writebackFrom)
+                io.writebackFrom = written
+            }
         }
     }
 
@@ -67,5 +72,6 @@ extension LogImage {
         state.withLock { $0.tail.rolled(to: next, handle: handle) }
         io.segment = next
         io.handle = handle
+        io.writebackFrom = 0
     }
 }

@@ -124,6 +124,12 @@ public final class LogImage: Sendable {
         /// kept in memory before writers wait (also the bound while a full
         /// store refuses writes).
         package var maxPendingBytes = 16 << 20
+        /// Once this many bytes were written to a segment since the last hint,
+        /// their writeback is started (`StorageFile.startWriteback`), as
+        /// RocksDB's bytes_per_sync does: the fdatasync of a flush, a snapshot
+        /// or a segment roll then finds little dirty data, instead of up to a
+        /// whole segment under the I/O lock. 0 turns it off.
+        package var writebackBytes: Int64 = 4 << 20
         package init() {}
     }
 }
@@ -154,4 +160,6 @@ struct EngineState: Sendable {
 struct IOState: Sendable {
     var segment: UInt64
     var handle: any StorageFile
+    /// Where in `segment` the data not yet handed to writeback starts (`Tuning.writebackBytes`).
+    var writebackFrom: Int64 = 0
 }

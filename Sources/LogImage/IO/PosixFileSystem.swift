@@ -158,6 +158,12 @@ final class PosixFileHandle: StorageFile {
         if r != 0 { throw PosixFileSystem.error(Errno(rawValue: r), "fdatasync", path) }
     }
 
+    /// `startWriteback` (StorageFile): sync_file_range WRITE; a failure is
+    /// ignored, since the hint promises nothing and the next `sync()` reports any error.
+    func startWriteback(at offset: Int64, length: Int64) {
+        _ = limg_start_writeback(fd.rawValue, offset, length)
+    }
+
     func fullSync() throws {
         let r = limg_fsync(fd.rawValue)
         if r != 0 { throw PosixFileSystem.error(Errno(rawValue: r), "fsync", path) }

@@ -9,6 +9,8 @@ package protocol StorageFile: AnyObject, Sendable {
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
     /// Writes all of `bytes` at `offset` (pwrite, repeated until done).
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+    /// Starts writeback of a range without waiting; a hint (default: nothing). See the extension.
+    func startWriteback(at offset: Int64, length: Int64)
     /// Makes the file's data durable (fdatasync).
     func sync() throws
     /// Makes the file's data and all its metadata durable (fsync).
@@ -73,6 +75,12 @@ package struct PositionedWrite {
 
 extension StorageFile {
     package var abilities: StorageAbilities { [] }
+
+    /// Starts writing the range's data back to the device without waiting
+    /// (sync_file_range WRITE): a performance hint that promises nothing
+    /// about durability, so a file without it does nothing. It keeps the
+    /// dirty data a later `sync()` must write small.
+    package func startWriteback(at offset: Int64, length: Int64) {}
 
     package func write(many writes: [PositionedWrite]) throws {
         for w in writes { try write(w.bytes, at: w.offset) }
