@@ -185,5 +185,8 @@ median_col() { awk -v c="$1" 'NF { print $c }' | sort -g | awk '{a[NR]=$1} END {
         awk -v l="$p99_logimg" -v q="$p99_qsd" 'BEGIN { printf "\nsnapshot latency p99: logimg %.1f ms, qemu-storage-daemon %.1f ms: logimg %.1fx faster (goal >= 5x, and < 50 ms)\n", l, q, q / l }'
     fi
     echo "(snapshot latency: logimg = whole CLI process; qsd = QMP round trip on an open connection)"
+    for s in "${server_list[@]}"; do
+        echo "$s snapshot latencies, ms, in order taken: $(printf '%s' "${snap[$s]}" | grep . | tr '\n' ' ')"
+    done
 } | tee -a "$out"
 echo "saved to $out" >&2
