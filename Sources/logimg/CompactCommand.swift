@@ -63,15 +63,9 @@ struct CompactCommand: ParsableCommand {
     }
 
     func run() throws {
-        let image: LogImage
-        do {
-            image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
-        } catch let e as LogImageError where e.code == .locked {
-            guard let client = try LiveServer.connect(path) else { throw e }
-            defer { client.close() }
-            do { try runLive(client) } catch let e as ControlClientError { throw CLIError(LiveServer.message(e, path)) }
-            return
-        }
+        guard let image = try LiveServer.openOrRunLive(path, open: {
+            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        }, live: runLive) else { return }
         var options = Compactor.Options()
         options.untilGarbage = untilGarbage / 100
         options.policy = Compactor.Policy(rawValue: policy)!

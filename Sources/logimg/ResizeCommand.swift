@@ -73,15 +73,9 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let text = sizeText[0]
-        let image: LogImage
-        do {
-            image = try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
-        } catch let e as LogImageError where e.code == .locked {
-            guard let client = try LiveServer.connect(path) else { throw e }
-            defer { client.close() }
-            try resizeLive(client, text)
-            return
-        }
+        guard let image = try LiveServer.openOrRunLive(path, open: {
+            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
+        }, live: { try resizeLive($0, text) }) else { return }
         do {
             let current = image.virtualSize
             let size: UInt64
@@ -107,11 +101,7 @@ struct ResizeCommand: ParsableCommand {
         if size < current {
             throw LiveServer.refuse(path, "shrinking", "is refused while it is served: its NBD clients would lose the data past the new end without notice (NBD has no resize notification); stop the server, then logimg resize --shrink")
         }
-        do {
-            _ = try client.execute("resize", arguments: ["size": .int(Int64(size))])
-        } catch let e as ControlClientError {
-            throw CLIError(LiveServer.message(e, path))
-        }
+        _ = try client.execute("resize", arguments: ["size": .int(Int64(size))])
         print("Image resized. Clients connected before the resize still see the old size until they reconnect.")
     }
 }
