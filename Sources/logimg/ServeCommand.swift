@@ -148,7 +148,7 @@ struct ServeCommand: ParsableCommand {
             throw error
         }
         let images = served
-        let server = NBDServer(exports: [], configuration: config, logger: Logger(label: "logimg.nbd"),
+        let server = NBDServer(exports: images.map(\.headExport), configuration: config, logger: Logger(label: "logimg.nbd"),
                                dynamicExports: { @Sendable in images.flatMap { $0.exports() } })
         // Prometheus statistics (`--metrics`), taken at each scrape.
         let metricsServer = metrics.map { _ in MetricsServer { try images.map { try $0.statistics(server: server) } } }

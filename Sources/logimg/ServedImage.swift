@@ -64,10 +64,17 @@ final class ServedImage: Sendable {
         head.isEmpty ? snapshot : "\(head)@\(snapshot)"
     }
 
-    /// Every export of this image now: the head, each snapshot (looked up at
-    /// each call, so one taken while serving appears and a deleted one
+    /// The head export, fixed for the server's life (so the NBD statistics
+    /// list it from the start).
+    var headExport: NBDExport {
+        service.nbdExports().first { $0.name == exportName }
+            ?? NBDExport(name: exportName, description: "head of \(path)", image: image, readOnly: readOnly || image.isReadOnly)
+    }
+
+    /// The other exports of this image now: each snapshot (looked up at each
+    /// call, so one taken while serving appears and a deleted one
     /// disappears), and those the control command export-add made.
-    func exports() -> [NBDExport] { service.nbdExports() }
+    func exports() -> [NBDExport] { service.nbdExports().filter { $0.name != exportName } }
 
     /// The image's statistics for `--metrics` (Spec/control.md §10).
     func statistics(server: NBDServer) throws -> ServeStatistics {
