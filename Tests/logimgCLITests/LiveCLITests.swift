@@ -339,6 +339,39 @@ final class LiveCLITests: XCTestCase, CLITestCase {
         server.signal(SIGTERM)
         XCTAssertNotNil(server.wait(), "serve hung on stop after ENOSPC")
     }
+
+    /// Two images in one server: each has its own control socket, the CLI
+    /// snapshots each live (exports HEAD@SNAPSHOT), and the control command
+    /// quit stops the whole server cleanly.
+    func testTwoImagesInOneServerAndQuit() throws {
+        let a = tmp.file("a.limg"), b = tmp.file("b.limg")
+        _ = ok(try logimg("create", a, "--size", "16M"))
+        _ = ok(try logimg("create", b, "--size", "16M"))
+        let (server, sock) = try serve(a, [b])
+        _ = ok(try logimg("snapshot", "create", a, "sa"))
+        _ = ok(try logimg("snapshot", "create", b, "sb"))
+        let list = try Tools.run("/usr/bin/nbdinfo", ["--list", "--json", "nbd+unix:///a?socket=\(sock)"])
+        for name in ["\"a\"", "\"b\"", "\"a@sa\"", "\"b@sb\""] { XCTAssertTrue(list.stdout.contains(name), "\(name) missing: \(list.stdout)") }
+        let uuid = (try json(ok(try logimg("info", a, "--output", "json"))) as! [String: Any])["uuid"] as! String
+        let control = "/tmp/logimg-\(geteuid())/\(uuid.replacingOccurrences(of: "-", with: "")).sock"
+        let env = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"]
+        let path = env.map { "\($0)/logimg-\(geteuid())/\(uuid.replacingOccurrences(of: "-", with: "")).sock" }.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? control
+        let r = try Tools.run(Tools.python, ["-c", """
+            import json, socket, sys
+            s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+            greeting = json.loads(f.readline())
+            assert "QMP" in greeting, greeting
+            f.write(json.dumps({"execute": "quit", "id": "q"}) + "\\n"); f.flush()
+            while True:
+                m = json.loads(f.readline())
+                if m.get("id") == "q": print(json.dumps(m)); break
+            """, path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"return\""), r.stdout)
+        let exit = server.wait(timeout: 20)
+        XCTAssertEqual(exit?.0, 0, "serve did not stop on quit: \(server.stderr)")
+        XCTAssertTrue(ok(try logimg("snapshot", "list", a)).stdout.contains("sa"))
+    }
 }
 
 /// A value shared with a background closure in a test.
