@@ -19,6 +19,12 @@ public struct ControlServerConfiguration: Sendable {
     /// Bytes of replies and events queued for a connection that does not
     /// read them before it is closed. Default 4 MiB.
     public var maxPendingOutputBytes = 4 << 20
+    /// Whether `start()` takes the socket path over from a server that still
+    /// answers on it, instead of refusing. The image's new writer does this
+    /// (a fenced writer, or a read-only server of a rados:// image, may still
+    /// answer); the old server keeps its listening socket but no longer owns
+    /// the path, and does not remove it when it stops. Default false.
+    public var replaceLiveServer = false
 
     /// The defaults above.
     public init() {}
@@ -55,6 +61,8 @@ public final class ControlServer: Sendable {
         var listener: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var subscription: Int?
+        /// The bound socket file's (device, inode), so `shutdown()` removes only its own.
+        var boundInode: (UInt64, UInt64)?
     }
     let state = Mutex(State())
 
@@ -93,7 +101,7 @@ public final class ControlServer: Sendable {
             var st = stat()
             if lstat(socketPath, &st) == 0 {
                 guard st.st_mode & S_IFMT == S_IFSOCK else { throw ControlSocketError("\(socketPath) exists and is not a socket: refusing to replace it") }
-                if ControlSocket.isLive(socketPath) {
+                if ControlSocket.isLive(socketPath) && !configuration.replaceLiveServer {
                     throw ControlSocketError("a control server already answers on \(socketPath): is the image served by another process?")
                 }
                 unlink(socketPath)
@@ -102,6 +110,8 @@ public final class ControlServer: Sendable {
             defer { umask(old) }
             let channel = try bootstrap().bind(unixDomainSocketPath: socketPath).wait()
             chmod(socketPath, 0o600)
+            var bound = stat()
+            if lstat(socketPath, &bound) == 0 { state.withLock { $0.boundInode = (UInt64(bound.st_dev), UInt64(bound.st_ino)) } }
             let token = handler.events.subscribe { [weak self] event in self?.broadcast(event.line) }
             state.withLock { $0.listener = channel; $0.subscription = token }
         } catch {
@@ -190,7 +200,12 @@ public final class ControlServer: Sendable {
         if let token { handler.events.unsubscribe(token) }
         broadcast(ControlEvent("SHUTDOWN").line)
         try? listener?.close().wait()
-        if listener != nil { unlink(socketPath) }
+        // Only while the path is still this server's socket: a new writer may have taken it over.
+        var st = stat()
+        if listener != nil, lstat(socketPath, &st) == 0, let mine = state.withLock({ $0.boundInode }),
+           mine == (UInt64(st.st_dev), UInt64(st.st_ino)) {
+            unlink(socketPath)
+        }
         for c in state.withLock({ Array($0.connections.values) }) { try? c.close().wait() }
         try? group.syncShutdownGracefully()
     }

@@ -87,11 +87,23 @@ final class ServedImage: Sendable {
     /// NBD server that serves its exports; `onQuit` runs on the command quit.
     /// - Throws: `CLIError` when the socket cannot be set up (its directory
     ///   belongs to someone else, another server answers on it).
+    ///
+    /// The image's writer owns the socket path: a read-write serve takes it
+    /// over from a server that still answers there (a fenced writer, or a
+    /// read-only server of a rados:// image, which takes no lock); a
+    /// read-only serve that finds one answering goes on without a control
+    /// socket, with a warning.
     func startControl(server: NBDServer, onQuit: @escaping @Sendable () -> Void) throws {
         service.attach(server)
         service.onQuit = onQuit
         let socketPath = ControlSocket.path(forImageUUID: try image.info().uuid)
-        let c = ControlServer(handler: service, socketPath: socketPath, logger: Logger(label: "logimg.control"))
+        if readOnly && ControlSocket.isLive(socketPath) {
+            Output.warning("\(path): another server answers on its control socket \(socketPath); this read-only server opens none")
+            return
+        }
+        var config = ControlServerConfiguration()
+        config.replaceLiveServer = !readOnly
+        let c = ControlServer(handler: service, socketPath: socketPath, configuration: config, logger: Logger(label: "logimg.control"))
         do { try c.start() } catch { throw CLIError("cannot open the control socket of \(path): \(error)") }
         control.withLock { $0 = c }
     }
