@@ -1,10 +1,11 @@
+import LogImage
 import Synchronization
 
 /// Delivers events (Spec/control.md §6) from whoever raises them (the
 /// image service, the compactor watcher, the NBD server's connection
 /// observer) to every subscriber (each control server's connections).
 public final class ControlEventBus: Sendable {
-    private let subscribers = Mutex<[Int: @Sendable (ControlEvent) -> Void]>([:])
+    private let subscribers = Locked<[Int: @Sendable (ControlEvent) -> Void]>([:])
     private let nextID = Atomic<Int>(1)
 
     /// An empty bus.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LogImage
 import Logging
 import NIOCore
 import NIOPosix
@@ -64,7 +65,7 @@ public final class ControlServer: Sendable {
         /// The bound socket file's (device, inode), so `shutdown()` removes only its own.
         var boundInode: (UInt64, UInt64)?
     }
-    let state = Mutex(State())
+    let state = Locked(State())
 
     /// A server for `handler`'s image on `socketPath` (see `ControlSocket.path(forImageUUID:)`).
     /// Nothing is bound until `start()`.

@@ -54,9 +54,9 @@ public final class ImageService: ControlCommandHandler, Sendable {
         var onQuit: (@Sendable () -> Void)?
         var stopped = false
     }
-    let state: Mutex<State>
+    let state: Locked<State>
     /// `addStatistics`' providers, by key.
-    let statisticsProviders = Mutex<[String: @Sendable () -> JSONValue]>([:])
+    let statisticsProviders = Locked<[String: @Sendable () -> JSONValue]>([:])
     /// Runs `compact-start` jobs, one at a time.
     let compactionQueue = DispatchQueue(label: "logimg.control.compaction")
     /// Runs the background scrub and the 1 s watch (write thresholds, compaction, fencing).
@@ -82,7 +82,7 @@ public final class ImageService: ControlCommandHandler, Sendable {
         var s = State()
         s.compactor = compactor
         s.compactorRunning = compactor != nil
-        self.state = Mutex(s)
+        self.state = Locked(s)
         scheduleWatch()
     }
 

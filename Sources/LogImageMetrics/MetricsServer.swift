@@ -29,7 +29,7 @@ public final class MetricsServer: Sendable {
     private let logger: Logger
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let pool = NIOThreadPool(numberOfThreads: 1)
-    private let state = Mutex<(started: Bool, stopped: Bool, listener: (any Channel)?, open: Int)>((false, false, nil, 0))
+    private let state = Locked<(started: Bool, stopped: Bool, listener: (any Channel)?, open: Int)>((false, false, nil, 0))
 
     /// Most connections at once; more are closed on accept.
     public static let maxConnections = 16

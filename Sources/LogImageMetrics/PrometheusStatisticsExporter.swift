@@ -16,7 +16,7 @@ import Synchronization
 public final class PrometheusStatisticsExporter: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    private let lock = Mutex(())
+    private let lock = Locked(())
 
     /// An exporter with its own registry (nothing is registered globally).
     public init() {

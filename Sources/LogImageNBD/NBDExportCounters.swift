@@ -1,4 +1,5 @@
 import NIOCore
+import LogImage
 import Synchronization
 
 /// The statistics of one export on one event loop: operation, byte and error
@@ -98,7 +99,7 @@ package final class NBDStatisticsRegistry: Sendable {
     private let peak = Atomic<Int>(0)
     private let pauses = Atomic<Int>(0)
     /// Export name → event loop → counters. Taken once per connection and when statistics are read.
-    private let byExport = Mutex<[String: [ObjectIdentifier: NBDExportCounters]]>([:])
+    private let byExport = Locked<[String: [ObjectIdentifier: NBDExportCounters]]>([:])
 
     /// Requests that ran against the image.
     var requestsStarted: Int { started.load(ordering: .relaxed) }

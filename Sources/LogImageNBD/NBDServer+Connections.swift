@@ -1,4 +1,5 @@
 import NIOCore
+import LogImage
 import Synchronization
 
 /// A client entering or leaving transmission on an export of an `NBDServer`.
@@ -18,8 +19,8 @@ public struct NBDConnectionEvent: Sendable, Equatable {
 /// read and write no export yet.
 package final class NBDConnectionRegistry: Sendable {
     private struct Entry { var export: String; var client: String; var channel: any Channel }
-    private let entries = Mutex<[ObjectIdentifier: Entry]>([:])
-    private let observers = Mutex<[@Sendable (NBDConnectionEvent) -> Void]>([])
+    private let entries = Locked<[ObjectIdentifier: Entry]>([:])
+    private let observers = Locked<[@Sendable (NBDConnectionEvent) -> Void]>([])
 
     package init() {}
 

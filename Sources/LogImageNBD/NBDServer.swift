@@ -101,9 +101,9 @@ public final class NBDServer: Sendable {
         var nextConnectionID = 1
         var tcpAddress: SocketAddress?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The local addresses of the adopted `listeningDescriptors`, for `listeningDescription`.
-    private let adopted = Mutex<[SocketAddress?]>([])
+    private let adopted = Locked<[SocketAddress?]>([])
 
     /// Whether `fd` is an IPv4 or IPv6 socket (else a Unix one).
     private static func isTCP(_ fd: CInt) -> Bool {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LogImage
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -21,16 +22,16 @@ import Glibc
 /// other threads are doing.
 final class ServeLifecycle: Sendable {
     private enum Phase { case starting, serving, stopping }
-    private let phase = Mutex(Phase.starting)
+    private let phase = Locked(Phase.starting)
     private let stop = DispatchSemaphore(value: 0)
     private let queue = DispatchQueue(label: "logimg.serve.signals")
-    private let sources = Mutex<[DispatchSourceBox]>([])
+    private let sources = Locked<[DispatchSourceBox]>([])
     /// Seconds from the first stop signal to the forced exit; 0: no deadline.
     let shutdownTimeout: Int
     /// Describes what is not durable yet, for the forced-exit line.
-    private let notDurable = Mutex<@Sendable () -> String>({ "nothing was served yet" })
+    private let notDurable = Locked<@Sendable () -> String>({ "nothing was served yet" })
     /// Run before a forced exit (remove the pid file, tell systemd).
-    private let cleanups = Mutex<[@Sendable () -> Void]>([])
+    private let cleanups = Locked<[@Sendable () -> Void]>([])
 
     /// The queue signal handlers and the per-image watchdogs run on.
     var signalQueue: DispatchQueue { queue }
@@ -115,7 +116,7 @@ final class ServeLifecycle: Sendable {
     }
 }
 
-/// A Dispatch source kept in a `Mutex`.
+/// A Dispatch source kept in a `Locked`.
 ///
 /// `@unchecked Sendable`: libdispatch sources are thread-safe objects
 /// (`cancel`, `resume` and handler setting may be called from any thread;

@@ -28,9 +28,9 @@ final class ServedImage: Sendable {
     /// The control commands' implementation, and the exports' source.
     let service: ImageService
     private let compactor: BackgroundCompactor?
-    private let control = Mutex<ControlServer?>(nil)
-    private let watchdog = Mutex<DispatchSourceBox?>(nil)
-    private let fenced = Mutex<LogImageError?>(nil)
+    private let control = Locked<ControlServer?>(nil)
+    private let watchdog = Locked<DispatchSourceBox?>(nil)
+    private let fenced = Locked<LogImageError?>(nil)
     private let stage = Atomic<Int>(Stage.serving.rawValue)
 
     /// How far `finish()` got, for the line a forced exit prints.
