@@ -119,17 +119,10 @@ extension ImageService {
         guard !name.isEmpty, name.utf8.count <= 4096 else { throw ControlFailure(.invalidArgument, "export-add: the name must be 1 to 4096 bytes") }
         if let snapshot { _ = try image.openSnapshot(name: snapshot) }
         try state.withLock { s in
-            if nbdExportNamesLocked(s).contains(name) { throw ControlFailure(.invalidArgument, "export-add: an export named '\(name)' exists already") }
+            if exportNames(added: s.addedExports.keys).contains(name) { throw ControlFailure(.invalidArgument, "export-add: an export named '\(name)' exists already") }
             s.addedExports[name] = .some(snapshot)
         }
         return [:]
-    }
-
-    private func nbdExportNamesLocked(_ s: State) -> Set<String> {
-        var names: Set<String> = [headExportName]
-        for snap in image.snapshots(includeUsage: false) { names.insert(snapshotExportName(snap.name)) }
-        for n in s.addedExports.keys { names.insert(n) }
-        return names
     }
 
     private func exportRemove(name: String) throws -> JSONValue {
@@ -149,10 +142,7 @@ extension ImageService {
         let (server, compactor) = state.withLock { ($0.server, $0.compactorRunning ? $0.compactor : nil) }
         var out: [String: JSONValue]
         if let server {
-            let names = nbdExportNames()
-            out = try JSONValue(encoding: ServeStatistics.collect(image: image, name: imageName, server: server,
-                                                                  compaction: compactor?.statistics,
-                                                                  exports: { names.contains($0) })).objectValue ?? [:]
+            out = try JSONValue(encoding: serveStatistics(server: server)).objectValue ?? [:]
         } else {
             out = ["image": .string(imageName), "engine": try JSONValue(encoding: image.statistics()),
                    "compaction": try compactor.map { try JSONValue(encoding: $0.statistics) } ?? .null,

@@ -127,12 +127,19 @@ public final class ImageService: ControlCommandHandler, Sendable {
         background.sync {}
     }
 
-    /// Every export of this image right now: the head, each snapshot, and
-    /// those `export-add` made. For `NBDServer(exports:dynamicExports:)`.
-    public func nbdExports() -> [NBDExport] {
+    /// The head's export: read-write unless the image is open read-only.
+    public var headNBDExport: NBDExport {
         let ro = image.isReadOnly
-        var list = [NBDExport(name: headExportName, description: "head of \(imageName) (\(ro ? "read-only" : "read-write"))",
-                              image: image, readOnly: ro)]
+        return NBDExport(name: headExportName, description: "head of \(imageName) (\(ro ? "read-only" : "read-write"))",
+                         image: image, readOnly: ro)
+    }
+
+    /// Every export of this image right now: the head (unless `includingHead`
+    /// is false, for a server that has it as a fixed export), each snapshot,
+    /// and those `export-add` made. For `NBDServer(exports:dynamicExports:)`.
+    public func nbdExports(includingHead: Bool = true) -> [NBDExport] {
+        let ro = image.isReadOnly
+        var list = includingHead ? [headNBDExport] : []
         for s in image.snapshots(includeUsage: false) {
             guard let view = try? image.openSnapshot(name: s.name) else { continue }
             list.append(NBDExport(name: snapshotExportName(s.name), description: "snapshot \(s.name) of \(imageName) (epoch \(s.epoch), read-only)",
@@ -151,10 +158,25 @@ public final class ImageService: ControlCommandHandler, Sendable {
 
     /// The names of `nbdExports()`, without opening views.
     public func nbdExportNames() -> Set<String> {
+        exportNames(added: state.withLock { Array($0.addedExports.keys) })
+    }
+
+    /// The head's and the snapshots' export names, and `added`.
+    func exportNames(added: some Sequence<String>) -> Set<String> {
         var names: Set<String> = [headExportName]
         for s in image.snapshots(includeUsage: false) { names.insert(snapshotExportName(s.name)) }
-        for n in state.withLock({ $0.addedExports.keys }) { names.insert(n) }
+        names.formUnion(added)
         return names
+    }
+
+    /// This image's `ServeStatistics` as served by `server` (its own exports
+    /// only; the compactor's figures while one runs). `query-stats` and
+    /// `logimg serve --metrics` both report this.
+    public func serveStatistics(server: NBDServer) throws -> ServeStatistics {
+        let names = nbdExportNames()
+        let compactor = state.withLock { $0.compactorRunning ? $0.compactor : nil }
+        return try ServeStatistics.collect(image: image, name: imageName, server: server, compaction: compactor?.statistics,
+                                           exports: { names.contains($0) })
     }
 
     /// Runs one validated request (see `ControlCommandHandler`).

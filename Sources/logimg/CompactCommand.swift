@@ -63,9 +63,10 @@ struct CompactCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let image = try LiveServer.openOrRunLive(path, open: {
-            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
-        }, live: runLive) else { return }
+        // nil: the verb ran in the server that holds the image.
+        guard let image = try LiveServer.offlineOrLive(path, offline: {
+            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock) as LogImage?
+        }, live: { try runLive($0); return nil }) else { return }
         var options = Compactor.Options()
         options.untilGarbage = untilGarbage / 100
         options.policy = Compactor.Policy(rawValue: policy)!

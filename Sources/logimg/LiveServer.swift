@@ -32,19 +32,6 @@ enum LiveServer {
         }
     }
 
-    /// Opens the image with `open`; if a writer holds it and a server answers
-    /// on its control socket, runs `live` there instead and returns nil.
-    static func openOrRunLive(_ name: String, open: () throws -> LogImage, live: (ControlClient) throws -> Void) throws -> LogImage? {
-        do {
-            return try open()
-        } catch let e as LogImageError where e.code == .locked {
-            guard let client = try connect(name) else { throw e }
-            defer { client.close() }
-            do { try live(client) } catch let e as ControlClientError { throw CLIError(message(e, name)) }
-            return nil
-        }
-    }
-
     /// A client connected to the server of `name`, or nil when none answers
     /// (no socket, or a stale one) or the image's manifest cannot be read.
     static func connect(_ name: String) throws -> ControlClient? {

@@ -73,9 +73,10 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let text = sizeText[0]
-        guard let image = try LiveServer.openOrRunLive(path, open: {
-            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock)
-        }, live: { try resizeLive($0, text) }) else { return }
+        // nil: the verb ran in the server that holds the image.
+        guard let image = try LiveServer.offlineOrLive(path, offline: {
+            try ImageName.open(path, mode: .readWrite, breakLock: lock.breakLock) as LogImage?
+        }, live: { try resizeLive($0, text); return nil }) else { return }
         do {
             let current = image.virtualSize
             let size: UInt64

@@ -151,7 +151,7 @@ struct ServeCommand: ParsableCommand {
         let server = NBDServer(exports: images.map(\.headExport), configuration: config, logger: Logger(label: "logimg.nbd"),
                                dynamicExports: { @Sendable in images.flatMap { $0.exports() } })
         // Prometheus statistics (`--metrics`), taken at each scrape.
-        let metricsServer = metrics.map { _ in MetricsServer { try images.map { try $0.statistics(server: server) } } }
+        let metricsServer = metrics.map { _ in MetricsServer { try images.map { try $0.service.serveStatistics(server: server) } } }
         do {
             try server.start()
             // One control socket per image (Spec/control.md); the command quit stops the whole server.

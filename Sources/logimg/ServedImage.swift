@@ -66,22 +66,12 @@ final class ServedImage: Sendable {
 
     /// The head export, fixed for the server's life (so the NBD statistics
     /// list it from the start).
-    var headExport: NBDExport {
-        service.nbdExports().first { $0.name == exportName }
-            ?? NBDExport(name: exportName, description: "head of \(path)", image: image, readOnly: readOnly || image.isReadOnly)
-    }
+    var headExport: NBDExport { service.headNBDExport }
 
     /// The other exports of this image now: each snapshot (looked up at each
     /// call, so one taken while serving appears and a deleted one
     /// disappears), and those the control command export-add made.
-    func exports() -> [NBDExport] { service.nbdExports().filter { $0.name != exportName } }
-
-    /// The image's statistics for `--metrics` (Spec/control.md §10).
-    func statistics(server: NBDServer) throws -> ServeStatistics {
-        let names = service.nbdExportNames()
-        return try ServeStatistics.collect(image: image, name: path, server: server, compaction: service.compactor?.statistics,
-                                           exports: { names.contains($0) })
-    }
+    func exports() -> [NBDExport] { service.nbdExports(includingHead: false) }
 
     /// Starts the image's control socket (Spec/control.md §2), linked to the
     /// NBD server that serves its exports; `onQuit` runs on the command quit.
